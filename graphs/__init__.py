@@ -1,0 +1,4 @@
+"""Skeleton graphs for ST-GCN: pure numpy, no framework imports."""
+from graphs.graph import LAYOUTS, STRATEGIES, Graph
+
+__all__ = ['Graph', 'LAYOUTS', 'STRATEGIES']

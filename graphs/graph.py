@@ -1,0 +1,70 @@
+"""Assemble the ST-GCN adjacency stack A (K, V, V) for a skeleton layout and a partition strategy."""
+import numpy as np
+
+from graphs import ntu_rgb_d, openpose
+from graphs.tools import edge2mat, get_hop_distance, normalize_digraph
+
+LAYOUTS = {'ntu-rgb+d': ntu_rgb_d, 'openpose': openpose}
+STRATEGIES = ('uniform', 'distance', 'spatial', 'agcn')
+
+
+class Graph:
+    """The spatial graph of one skeleton layout, partitioned by one strategy.
+
+    Strategies:
+      uniform   one subset: self links + edges, column-normalised (official).
+      distance  subsets by hop distance 0..max_hop (official).
+      spatial   root / centripetal / centrifugal by distance to the centre joint (official, with its
+                max-hop quirk: joints two or more hops from the centre are all "infinitely far" from it,
+                so edges between two of them fall into the root/centripetal subset; the released weights
+                were trained that way).
+      agcn      identity / inward / outward of 2s-AGCN, used by the 2019 TF port.
+
+    Attributes:
+      A: float32 (K, V, V); A[k, i, j] weighs joint i's message into joint j.
+      num_node: V.  center: the centre joint, 0-based.
+      edges: 0-based (child, parent) pairs in the official order.
+    """
+
+    def __init__(self, layout='ntu-rgb+d', strategy='spatial', max_hop=1, dilation=1):
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown graph layout {layout!r}; valid layouts: {', '.join(LAYOUTS)}")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown graph strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+        spec = LAYOUTS[layout]
+        self.layout, self.strategy = layout, strategy
+        self.num_node, self.center, self.edges = spec.NUM_NODE, spec.CENTER, list(spec.INWARD)
+        self.max_hop, self.dilation = max_hop, dilation
+        self_links = [(i, i) for i in range(self.num_node)]
+        self.hop_dis = get_hop_distance(self.num_node, self_links + self.edges, max_hop)
+        builder = self._agcn if strategy == 'agcn' else self._official
+        self.A = builder(strategy).astype(np.float32)
+
+    def _official(self, strategy):
+        """The official st-gcn ``Graph.get_adjacency``, vectorised; (K, V, V) float64."""
+        valid_hop = range(0, self.max_hop + 1, self.dilation)
+        adjacency = np.isin(self.hop_dis, list(valid_hop)).astype(np.float64)
+        normalized = normalize_digraph(adjacency)
+        if strategy == 'uniform':
+            return normalized[None]
+        if strategy == 'distance':
+            return np.stack([np.where(self.hop_dis == hop, normalized, 0.0) for hop in valid_hop])
+        # spatial: entry (j, i) of hop h is root when j and i are equally far from the centre, close when j
+        # is further than i, further otherwise. inf == inf is True: that is the max-hop quirk.
+        to_center = self.hop_dis[:, self.center]
+        d_j, d_i = to_center[:, None], to_center[None, :]  # (V, 1), (1, V)
+        subsets = []
+        for hop in valid_hop:
+            on_hop = self.hop_dis == hop
+            root = np.where(on_hop & (d_j == d_i), normalized, 0.0)
+            close = np.where(on_hop & (d_j > d_i), normalized, 0.0)
+            further = np.where(on_hop & (d_j < d_i), normalized, 0.0)
+            subsets += [root] if hop == 0 else [root + close, further]
+        return np.stack(subsets)
+
+    def _agcn(self, strategy):
+        """2s-AGCN's ``get_spatial_graph``: identity, inward, outward; (3, V, V) float64."""
+        identity = edge2mat([(i, i) for i in range(self.num_node)], self.num_node)
+        inward = normalize_digraph(edge2mat(self.edges, self.num_node))
+        outward = normalize_digraph(edge2mat([(j, i) for i, j in self.edges], self.num_node))
+        return np.stack([identity, inward, outward])
