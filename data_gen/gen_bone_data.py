@@ -1,0 +1,82 @@
+"""Bone stream: each joint minus its parent along the official ST-GCN edges (2s-AGCN's gen_bone_data).
+
+    python data_gen/gen_bone_data.py --data-dir data/ntu/xsub [--parts train val] [--layout ntu-rgb+d]
+    python data_gen/gen_bone_data.py --data-path val_data_joint.npy --out val_data_bone.npy
+
+writes {part}_data_bone.npy beside {part}_data_joint.npy and records the stream in meta.json. The parent of a
+joint is the head of its inward edge in graphs (ntu-rgb+d: the official list, centre joint 21; openpose: centre
+1, the neck); the centre is its own parent, so its bone is zero. All channels are differenced, including
+Kinetics' confidence channel, as 2s-AGCN does.
+"""
+import argparse
+import os
+import sys
+
+import numpy as np
+
+if __package__ in (None, ''):  # run as a script: make the repository root importable, as gen_joint_data does
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_gen import streaming  # noqa: E402
+from graphs import LAYOUTS  # noqa: E402
+
+PROG = 'gen_bone_data'
+
+
+def parents(layout):
+    """(V,) int: the parent of each joint of ``layout``; the centre joint is its own parent."""
+    spec = LAYOUTS[layout]
+    parent = np.arange(spec.NUM_NODE)
+    for child, par in spec.INWARD:
+        parent[child] = par
+    return parent
+
+
+def bones(x, parent):
+    """Joint minus parent joint, every channel.
+
+    Shape:
+        Input: (N, C, T, V, M); parent (V,).  Output: (N, C, T, V, M), zero at joints with parent[v] == v.
+    """
+    return x - x[:, :, :, parent, :]
+
+
+def resolve_layout(requested, src, num_joints):
+    """--layout if given, else the layout recorded in meta.json beside ``src``, else the one with V joints."""
+    layout = requested or streaming.read_meta(src).get('layout')
+    if layout is None:
+        by_size = {spec.NUM_NODE: name for name, spec in LAYOUTS.items()}
+        if num_joints not in by_size:
+            raise streaming.StreamError(f'{src}: {num_joints} joints match no layout ({", ".join(LAYOUTS)})')
+        layout = by_size[num_joints]
+    if LAYOUTS[layout].NUM_NODE != num_joints:
+        raise streaming.StreamError(
+            f'{src}: V = {num_joints} joints, but layout {layout} has {LAYOUTS[layout].NUM_NODE}')
+    return layout
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split('\n')[0])
+    streaming.add_io_arguments(parser)
+    parser.add_argument('--layout', choices=sorted(LAYOUTS),
+                        help='skeleton layout (default: meta.json "layout", else inferred from V)')
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        for src, dst in streaming.io_pairs(parser, args, [('joint', 'bone')]):
+            layout = resolve_layout(args.layout, src, streaming.load_samples(src).shape[3])
+            parent = parents(layout)
+            streaming.transform_npy(src, dst, lambda x: bones(x, parent), args.chunk_size)
+            streaming.report(src, dst, {'from': streaming.stream_name(src), 'layout': layout})
+    except streaming.StreamError as e:
+        print(f'{PROG}: error: {e}', file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
