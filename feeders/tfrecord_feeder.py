@@ -1,0 +1,197 @@
+"""tf.data input pipeline over a folder of TFRecord shards written by data_gen/gen_tfrecord_data.py.
+
+files (shuffled when training, sharded by file under tf.distribute) -> parallel interleaved reads,
+each shard parsed to float32 (C, T, V, M) -> shuffle samples (buffer counted in samples, training only)
+-> optional official augmentations -> batch (drop the remainder when training) -> prefetch.
+
+Errors name the shard: a record whose tensor is not float32 of the folder's sample_shape (or has no
+label), and a shard whose size differs from meta.json (truncated). A bit flip inside a shard of the
+right size surfaces as TensorFlow's own DataLossError ("corrupted record at <offset>"), which does not
+name the file: TFRecordDataset reports it that way and only a per-record check, too slow for the
+input pipeline, could add the name.
+"""
+import json
+import pathlib
+import re
+
+import tensorflow as tf
+
+from feeders import augment as aug
+
+META_NAME = 'meta.json'
+FEATURES = {
+    'features': tf.io.FixedLenFeature([], tf.string, default_value=''),
+    'label': tf.io.FixedLenFeature([], tf.int64, default_value=-1),
+    'name': tf.io.FixedLenFeature([], tf.string, default_value=''),  # absent in the 2019 port's shards
+}
+
+
+def _natural_key(path):
+    """`train-10.tfrecord` sorts after `train-9.tfrecord`."""
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', path.name)]
+
+
+def _count_records(path):
+    try:
+        return {'num_records': sum(1 for _ in tf.data.TFRecordDataset(str(path))),
+                'num_bytes': path.stat().st_size}
+    except tf.errors.DataLossError as err:
+        raise ValueError(f'{path}: truncated or corrupt TFRecord file ({err.message.splitlines()[-1]})') from None
+
+
+def _infer_sample_shape(path):
+    for record in tf.data.TFRecordDataset(str(path)).take(1):
+        example = tf.io.parse_single_example(record, FEATURES)
+        return tf.io.parse_tensor(example['features'], tf.float32).shape.as_list()
+    raise ValueError(f'{path}: no records, cannot infer the sample shape')
+
+
+def read_dataset_meta(folder, count_records=True):
+    """The folder's meta.json; without one, count the records (count_records) and read the first's shape.
+
+    Returns:
+        dict with num_samples, num_shards, sample_shape [C, T, V, M], data_mode, num_class and, when
+        meta.json lists them or the records were counted, shards {file name: {num_records, num_bytes}}.
+    """
+    folder = pathlib.Path(folder)
+    meta_path = folder / META_NAME
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f'{meta_path}:{err.lineno}: not valid JSON ({err.msg})') from None
+        for key in ('num_samples', 'sample_shape'):
+            if key not in meta:
+                raise ValueError(f'{meta_path}: missing key "{key}"; regenerate with data_gen/gen_tfrecord_data.py')
+        return meta
+    files = _glob_shards(folder)
+    meta = {'num_samples': None, 'num_shards': len(files), 'sample_shape': _infer_sample_shape(files[0]),
+            'data_mode': None, 'num_class': None}
+    if count_records:
+        meta['shards'] = {path.name: _count_records(path) for path in files}
+        meta['num_samples'] = sum(shard['num_records'] for shard in meta['shards'].values())
+    return meta
+
+
+def _glob_shards(folder):
+    files = sorted(pathlib.Path(folder).glob('*.tfrecord'), key=_natural_key)
+    if not files:
+        raise FileNotFoundError(f'{folder}: no *.tfrecord files (write them with data_gen/gen_tfrecord_data.py)')
+    return files
+
+
+def _shard_files(folder, meta):
+    """Shard paths in order. When meta.json lists the shards, check each exists with its recorded size.
+
+    TFRecordDataset's DataLossError for a truncated file does not name the file, so the size check
+    (one stat per shard) is what names it.
+    """
+    folder = pathlib.Path(folder)
+    if 'shards' not in meta:
+        return [str(path) for path in _glob_shards(folder)]
+    paths = []
+    for name, shard in meta['shards'].items():
+        path = folder / name
+        if not path.is_file():
+            raise FileNotFoundError(f'{path}: shard listed in {folder / META_NAME} is missing')
+        if path.stat().st_size != shard['num_bytes']:
+            raise ValueError(f'{path}: {path.stat().st_size} bytes but {META_NAME} records {shard["num_bytes"]}; '
+                             'the shard is truncated or was rewritten: regenerate with data_gen/gen_tfrecord_data.py')
+        paths.append(str(path))
+    return paths
+
+
+def _tensor_header(shape):
+    """The bytes tf.io.serialize_tensor puts before the data of a float32 tensor of `shape`, and the total size.
+
+    A record matches the folder's sample shape exactly when it has this prefix and this size; this is
+    checked before parsing so that a wrong record gives an error naming its file, not an opaque one.
+    """
+    serialized = tf.io.serialize_tensor(tf.zeros(shape, tf.float32)).numpy()
+    data_bytes = 4 * int(tf.reduce_prod(shape))
+    return serialized[:len(serialized) - data_bytes], len(serialized)
+
+
+def _make_reader(shape, with_name):
+    """path -> dataset of (x float32 (C, T, V, M), label int64[, name string]) parsed from that one shard.
+
+    Parsing inside the per-file dataset keeps the file name at hand for the error message at no
+    per-record cost (the message is built once per file, and only printed when the check fails).
+    """
+    prefix, size = _tensor_header(shape)
+
+    def read(path):
+        message = tf.strings.join([path, f': a record is not a float32 tensor of shape {list(shape)} '
+                                         '(sample_shape in meta.json) with a label >= 0; expected serialized '
+                                         f'size {size} bytes, found (size, label):'])
+
+        def parse(record):
+            example = tf.io.parse_single_example(record, FEATURES)
+            raw = example['features']
+            ok = tf.reduce_all([tf.equal(tf.strings.length(raw), size),
+                                tf.equal(tf.strings.substr(raw, 0, len(prefix)), prefix),
+                                example['label'] >= 0])
+            check = tf.debugging.Assert(ok, [message, tf.strings.length(raw), example['label']])
+            with tf.control_dependencies([check]):
+                x = tf.io.parse_tensor(raw, tf.float32)
+            x = tf.ensure_shape(x, shape)
+            return (x, example['label'], example['name']) if with_name else (x, example['label'])
+
+        return tf.data.TFRecordDataset(path).map(parse)
+    return read
+
+
+def finish_pipeline(samples, batch_size, training, shuffle_buffer, seed, augment, deterministic):
+    """Shuffle samples (training), augment, batch and prefetch; shared by the TFRecord and .npy feeders.
+
+    samples yields (x (C, T, V, M), label[, name]). Pass shuffle_buffer=None when the source is already
+    shuffled. Returns batches (x (B, C, T', V, M), label (B,)[, name (B,)]).
+    """
+    if training and shuffle_buffer:
+        samples = samples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if aug.is_active(augment):
+        augment = aug.check_augment(augment)
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)  # (2,) int64
+        samples = tf.data.Dataset.zip((samples, seeds)).map(
+            lambda sample, op_seed: (aug.apply_augment(sample[0], augment, op_seed),) + tuple(sample[1:]),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    batches = samples.batch(batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE,
+                            deterministic=deterministic)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def make_tfrecord_dataset(folder, batch_size, training, input_context=None, shuffle_buffer=4096, seed=None,
+                          augment=None, with_name=None):
+    """Batches from the shards in `folder`.
+
+    Args:
+        batch_size: the global batch size; under tf.distribute (input_context given) each input pipeline
+            batches input_context.get_per_replica_batch_size(batch_size) and reads every
+            num_input_pipelines-th shard.
+        training: shuffle files and samples, drop the last partial batch, yield (x, label).
+            Otherwise keep file order and the remainder and yield (x, label, name).
+        shuffle_buffer: samples held by the shuffle buffer (training only).
+        seed: makes file order, sample order and augmentation reproducible; None draws fresh ones.
+        augment: dict of feeders.augment.AUGMENT_KEYS, off by default.
+        with_name: include the name (b'' when the shards have none); default: not training.
+    Shape:
+        yields x float32 (B, C, T, V, M), label int64 (B,)[, name string (B,)]
+    """
+    aug.check_augment(augment)
+    meta = read_dataset_meta(folder, count_records=False)
+    shape = [int(d) for d in meta['sample_shape']]
+    paths = _shard_files(folder, meta)
+    if input_context is not None:
+        if len(paths) < input_context.num_input_pipelines:
+            raise ValueError(f'{folder}: {len(paths)} shards cannot feed {input_context.num_input_pipelines} '
+                             'input pipelines; regenerate with more --num-shards')
+        paths = paths[input_context.input_pipeline_id::input_context.num_input_pipelines]
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    deterministic = not training or seed is not None
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    if training:
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    with_name = not training if with_name is None else with_name
+    samples = files.interleave(_make_reader(shape, with_name), cycle_length=min(len(paths), 16), block_length=1,
+                               num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    return finish_pipeline(samples, batch_size, training, shuffle_buffer, seed, augment, deterministic)
