@@ -1,0 +1,268 @@
+"""The strict resolved config: precedence, every kind of error (naming key and file:line), dump -> load,
+and every shipped YAML in config/."""
+import pathlib
+import textwrap
+
+import pytest
+
+from model.config import make_config
+from training.config import (OPTIONS, ConfigError, RunConfig, build_parser, dump_config, format_config,
+                             resolve_config)
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+PATHS = ['--train-data-path', 'tr', '--test-data-path', 'te']
+
+
+def write(tmp_path, text, name='run.yaml'):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip('\n'))
+    return str(path)
+
+
+def error_of(argv):
+    with pytest.raises(ConfigError) as info:
+        resolve_config(argv)
+    message = str(info.value)
+    assert '\n' not in message  # one line
+    return message
+
+
+def test_table_is_consistent():
+    names = [o.name for o in OPTIONS]
+    yaml_keys = [o.yaml for o in OPTIONS]
+    flags = [o.flag for o in OPTIONS if o.flag]
+    assert len(set(names)) == len(names) and len(set(yaml_keys)) == len(yaml_keys) and len(set(flags)) == len(flags)
+    # The issue's flags, with the seed's names.
+    for flag in ('--train-data-path', '--test-data-path', '--base-lr', '--num-classes', '--batch-size',
+                 '--num-epochs', '--steps', '--save-freq', '--checkpoint-path', '--log-dir', '--gpus', '--phase',
+                 '--weights', '--model-preset', '--weight-decay', '--seed', '--mixed-precision', '--jit',
+                 '--sync-bn', '--eval-freq', '--save-scores', '--no-progress', '--channels', '--skeleton',
+                 '--top-k', '--json', '--export-dir'):
+        assert flag in flags, flag
+    # The original st-gcn key names.
+    for key in ('base_lr', 'step', 'weight_decay', 'batch_size', 'num_epoch', 'model_args.num_class', 'phase',
+                'weights', 'device', 'save_interval', 'eval_interval', 'train_feeder_args.data_path',
+                'model_args.graph_args.layout', 'model_args.edge_importance_weighting'):
+        assert key in yaml_keys, key
+
+
+def test_defaults_are_the_official_recipe():
+    cfg = resolve_config(PATHS)
+    assert (cfg.base_lr, cfg.steps, cfg.num_epochs, cfg.batch_size, cfg.weight_decay) == (0.1, (10, 50), 80, 64, 1e-4)
+    assert (cfg.model_preset, cfg.num_classes, cfg.phase, cfg.config) == ('paper', 60, 'train', None)
+    assert (cfg.save_freq, cfg.eval_freq, cfg.mixed_precision, cfg.gpus) == (10, 1, 'none', None)
+    assert cfg.model_args == {} and cfg.channels is None
+    assert cfg.train_feeder_args == {'valid_crop': False, 'random_shift': False, 'random_choose': 0,
+                                     'random_move': False}
+
+
+def test_precedence_default_yaml_flag(tmp_path):
+    path = write(tmp_path, '''
+        base_lr: 0.05
+        batch_size: 32
+        num_epoch: 30
+        step: [5, 20]
+        model_args:
+          num_class: 120
+    ''')
+    cfg = resolve_config(['--config', path, '--batch-size', '8', '--num-classes', '60'] + PATHS)
+    assert cfg.base_lr == 0.05          # YAML over default
+    assert cfg.batch_size == 8          # flag over YAML
+    assert cfg.num_classes == 60        # flag over a nested YAML key
+    assert (cfg.num_epochs, cfg.steps) == (30, (5, 20))
+    assert cfg.weight_decay == 1e-4     # neither: default
+    assert cfg.config == path
+    # A flag equal to the default still overrides the YAML: flags are seen by presence, not by value.
+    assert resolve_config(['--config', path, '--base-lr', '0.1'] + PATHS).base_lr == 0.1
+
+
+def test_yaml_paths_satisfy_the_phase(tmp_path):
+    path = write(tmp_path, '''
+        train_feeder_args: {data_path: a, random_choose: 150, random_move: true}
+        test_feeder_args: {data_path: b}
+    ''')
+    cfg = resolve_config(['--config', path])
+    assert (cfg.train_data_path, cfg.test_data_path) == ('a', 'b')
+    assert cfg.train_feeder_args == {'valid_crop': False, 'random_shift': False, 'random_choose': 150,
+                                     'random_move': True}
+    assert resolve_config(['--config', path, '--train-data-path', 'c']).train_data_path == 'c'
+
+
+def test_yaml_reads_exponent_floats_and_accepts_ints_for_floats(tmp_path):
+    cfg = resolve_config(['--config', write(tmp_path, 'weight_decay: 1e-4\nbase_lr: 1\n')] + PATHS)
+    assert cfg.weight_decay == 1e-4 and isinstance(cfg.base_lr, float) and cfg.base_lr == 1.0
+
+
+def test_model_args_map_to_stgcn_config(tmp_path):
+    path = write(tmp_path, '''
+        model_preset: paper
+        model_args:
+          num_class: 120
+          dropout: 0.0
+          edge_importance_weighting: false
+          channels: [16, 32, 64]
+          graph_args:
+            strategy: uniform
+    ''')
+    cfg = resolve_config(['--config', path] + PATHS)
+    assert cfg.model_args == {'dropout': 0.0, 'edge_importance': False, 'strategy': 'uniform'}
+    model_config = make_config(cfg.model_preset, num_class=cfg.num_classes, channels=cfg.channels, **cfg.model_args)
+    assert (model_config.num_class, model_config.channels, model_config.strategy) == (120, (16, 32, 64), 'uniform')
+    assert resolve_config(['--channels', '8', '8', '16'] + PATHS).channels == (8, 8, 16)
+
+
+def test_gpus_flag_takes_indices_or_device_names(tmp_path):
+    assert resolve_config(['--gpus', '0', '/gpu:1', 'GPU:2'] + PATHS).gpus == (0, 1, 2)
+    assert resolve_config(['--config', write(tmp_path, 'device: 1\n')] + PATHS).gpus == (1,)  # original's form
+    assert resolve_config(['--config', write(tmp_path, 'device: [0, 3]\n')] + PATHS).gpus == (0, 3)
+    assert '--gpus' in error_of(['--gpus', 'cuda'] + PATHS)
+    assert 'distinct' in error_of(['--gpus', '1', '1'] + PATHS)
+
+
+def test_steps_without_value_means_no_decay():
+    assert resolve_config(['--steps', '--num-epochs', '3'] + PATHS).steps == ()
+
+
+@pytest.mark.parametrize('text,line,expected', [
+    ('base_lr: 0.1\nnum_epochs: 5\n', 2, 'unknown key num_epochs; did you mean num_epoch?'),
+    ('steps: [1]\n', 1, 'unknown key steps; did you mean step?'),
+    ('model_args:\n  num_clas: 5\n', 2, 'unknown key model_args.num_clas; did you mean model_args.num_class?'),
+    ('num_classes: 5\n', 1, 'did you mean model_args.num_class?'),
+    ('save_freq: 5\n', 1, 'did you mean save_interval?'),
+    ('base_lr: fast\n', 1, "base_lr must be a number, got 'fast' (str)"),
+    ('batch_size: 6.5\n', 1, 'batch_size must be an integer'),
+    ('batch_size: true\n', 1, 'batch_size must be an integer'),
+    ('jit: 1\n', 1, 'jit must be true or false'),
+    ('step: 10\n', 1, 'step must be a list of integers'),
+    ('model_args: 5\n', 1, 'model_args must be a mapping'),
+    ('base_lr: 0\n', 1, 'base_lr 0.0: must be a finite number > 0'),
+    ('base_lr: .nan\n', 1, 'base_lr nan: must be a finite number > 0'),
+    ('weight_decay: -1.0e-4\n', 1, 'weight_decay -0.0001: must be a finite number >= 0'),
+    ('batch_size: 0\n', 1, 'batch_size 0: must be >= 1'),
+    ('eval_interval: 0\n', 1, 'eval_interval 0: must be >= 1'),
+    ('save_interval: 0\n', 1, 'save_interval 0: must be >= 1'),
+    ('num_epoch: 0\n', 1, 'num_epoch 0: must be >= 1'),
+    ('step: [50, 10]\n', 1, 'step 50 10: must be strictly increasing'),
+    ('step: [0, 10]\n', 1, 'must be strictly increasing epoch numbers >= 1'),
+    ('mixed_precision: fp8\n', 1, 'mixed_precision fp8: must be one of none, bf16, fp16'),
+    ('model_preset: big\n', 1, 'must be one of paper, tf2019'),
+    ('model_args:\n  graph_args:\n    layout: kinect\n', 3, 'model_args.graph_args.layout kinect: must be one of'),
+    ('model_args:\n  channels: [16, 32]\n', 2, 'must be three positive ints'),
+    ('model_args:\n  dropout: 1.0\n', 2, 'must be in [0, 1)'),
+    ('base_lr: 0.1\nbase_lr: 0.2\n', 2, 'base_lr is given twice'),
+    ('log_dir: ""\n', 1, 'log_dir must be a non-empty string'),
+    ('- base_lr\n', 1, 'must be a mapping of settings'),
+    ('base_lr: [0.1\n', 2, 'not valid YAML'),
+])
+def test_yaml_errors_name_file_line_and_key(tmp_path, text, line, expected):
+    path = write(tmp_path, text)
+    message = error_of(['--config', path] + PATHS)
+    assert message.startswith(f'{path}:{line}: '), message
+    assert expected in message, message
+
+
+def test_steps_must_be_below_num_epoch(tmp_path):
+    message = error_of(['--num-epochs', '40'] + PATHS)
+    assert message.startswith('default steps: step [10, 50] must all be < num_epoch 40 (from --num-epochs)')
+    path = write(tmp_path, 'num_epoch: 50\nstep: [10, 50]\n')
+    assert error_of(['--config', path] + PATHS).startswith(f'{path}:2: step: step [10, 50] must all be < num_epoch 50')
+    assert resolve_config(['--config', path, '--steps', '10', '40'] + PATHS).steps == (10, 40)
+
+
+@pytest.mark.parametrize('argv,expected', [
+    (['--base-lr', '-0.1'], '--base-lr -0.1: must be a finite number > 0'),
+    (['--base-lr', 'x'], "argument --base-lr: invalid float value: 'x'"),
+    (['--batch-size', '0'], '--batch-size 0: must be >= 1'),
+    (['--steps', '50', '10'], '--steps 50 10: must be strictly increasing'),
+    (['--eval-freq', '0'], '--eval-freq 0: must be >= 1'),
+    (['--phase', 'serve'], "argument --phase: invalid choice: 'serve'"),
+    (['--mixed-precision', 'fp8'], 'argument --mixed-precision: invalid choice'),
+    (['--channels', '16', '32'], '--channels 16 32: must be three positive ints'),
+    (['--lr', '0.1'], 'unrecognized arguments: --lr 0.1'),
+    (['--weights', ''], '--weights : must not be empty'),
+])
+def test_flag_errors_name_the_flag(argv, expected):
+    assert expected in error_of(argv + PATHS)
+
+
+@pytest.mark.parametrize('argv,expected', [
+    (['--test-data-path', 'te'], '--phase train needs --train-data-path (YAML: train_feeder_args.data_path)'),
+    (['--phase', 'test'], '--phase test needs --test-data-path'),
+    (['--phase', 'predict'], '--phase predict needs --skeleton'),
+    (['--phase', 'export'], '--phase export needs --export-dir'),
+])
+def test_phase_requirements(argv, expected):
+    assert error_of(argv).startswith(expected)
+
+
+def test_missing_config_file(tmp_path):
+    assert error_of(['--config', str(tmp_path / 'nope.yaml')]).startswith(f'{tmp_path / "nope.yaml"}: cannot read')
+
+
+def test_empty_yaml_is_all_defaults(tmp_path):
+    cfg = resolve_config(['--config', write(tmp_path, '# nothing\n')] + PATHS)
+    assert cfg.base_lr == 0.1 and cfg.steps == (10, 50)
+
+
+def test_dump_then_load_round_trip(tmp_path):
+    path = write(tmp_path, '''
+        model_preset: tf2019
+        model_args: {num_class: 120, channels: [16, 32, 64], graph_args: {layout: ntu-rgb+d}}
+        train_feeder_args: {random_choose: 64}
+        step: [10, 40]
+        num_epoch: 50
+    ''')
+    cfg = resolve_config(['--config', path, '--gpus', '0', '1', '--jit', '--no-progress', '--weight-decay', '0',
+                          '--save-scores', 's.pkl'] + PATHS)
+    out = tmp_path / 'logs' / 'config.yaml'
+    dump_config(cfg, str(out))
+    assert sorted(p.name for p in out.parent.iterdir()) == ['config.yaml']  # written atomically, no leftovers
+    again = resolve_config(['--config', str(out)])
+    assert again == RunConfig(**{**cfg.__dict__, 'config': str(out)})
+    assert out.read_text().startswith('# Resolved settings of this run')
+
+
+def test_format_config_lists_every_setting_under_its_yaml_name():
+    cfg = resolve_config(['--base-lr', '0.05'] + PATHS)
+    text = format_config(cfg)
+    assert text.splitlines()[0] == 'config file: (none)'
+    assert len(text.splitlines()) == 1 + len(OPTIONS)
+    assert any(line.split() == ['base_lr', '0.05'] for line in text.splitlines())
+    assert any(line.split() == ['step', '10', '50'] for line in text.splitlines())
+
+
+def test_help_says_batch_size_is_per_replica():
+    assert 'PER REPLICA' in build_parser().format_help()
+
+
+# Every shipped config, through the strict loader; the recipes' numbers checked exactly.
+CONFIGS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / 'config').rglob('*.yaml'))
+
+
+def test_all_benchmark_configs_exist():
+    for recipe in ('st_gcn', 'tf2019'):
+        for bench in ('ntu-xsub', 'ntu-xview', 'ntu120-xsub', 'ntu120-xset'):
+            for part in ('train', 'test'):
+                assert f'config/{recipe}/{bench}/{part}.yaml' in CONFIGS
+    assert 'config/demo.yaml' in CONFIGS
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_shipped_config_loads(path):
+    cfg = resolve_config(['--config', path])
+    text = pathlib.Path(ROOT, path).read_text()
+    assert 'python main.py --config ' + path in text and 'Expected' in text  # says how it is run and what it reaches
+    if path == 'config/demo.yaml':
+        assert cfg.phase == 'train' and cfg.channels is not None
+        return
+    recipe, bench, part = pathlib.Path(path).parts[1:]
+    assert cfg.phase == part.removesuffix('.yaml')
+    assert cfg.num_classes == (120 if bench.startswith('ntu120') else 60)
+    assert cfg.batch_size == 64 and cfg.model_args == {} and cfg.channels is None
+    if part == 'train.yaml':
+        official = (cfg.model_preset, cfg.base_lr, cfg.weight_decay, cfg.num_epochs, cfg.steps)
+        assert official == (('paper', 0.1, 1e-4, 80, (10, 50)) if recipe == 'st_gcn'
+                            else ('tf2019', 0.1, 1e-4, 50, (10, 40)))
+        assert ('raw' in cfg.train_data_path) == (recipe == 'st_gcn')
+    else:
+        assert cfg.weights and cfg.model_preset == ('paper' if recipe == 'st_gcn' else 'tf2019')

@@ -1,0 +1,108 @@
+"""training.metrics on hand-computed examples: top-k, per-class accuracy, confusion matrix, CSVs, image, scores."""
+import csv
+import pickle
+
+import numpy as np
+import pytest
+
+from training import metrics
+
+# 6 samples, 4 classes. Top-1 predictions: 0, 1, 1, 2, 3, 0 against labels 0, 1, 2, 2, 2, 3.
+LOGITS = np.array([[5.0, 1.0, 0.0, 0.5],
+                   [0.0, 4.0, 3.0, 1.0],
+                   [0.0, 2.0, 1.5, 1.0],   # label 2 is 2nd
+                   [0.0, 0.0, 3.0, 1.0],
+                   [2.0, 0.5, 1.0, 3.0],   # label 2 is 3rd
+                   [3.0, 2.0, 1.0, 0.0]],  # label 3 is 4th (last)
+                  np.float32)
+LABELS = np.array([0, 1, 2, 2, 2, 3])
+
+
+def test_topk():
+    assert metrics.topk_accuracy(LOGITS, LABELS, 1) == pytest.approx(3 / 6)
+    assert metrics.topk_accuracy(LOGITS, LABELS, 2) == pytest.approx(4 / 6)
+    assert metrics.topk_accuracy(LOGITS, LABELS, 3) == pytest.approx(5 / 6)
+    assert metrics.topk_accuracy(LOGITS, LABELS, 5) == 1.0  # k capped at num_class
+
+
+def test_ties_go_to_the_lower_class_index_as_argmax_does():
+    logits = np.array([[1.0, 1.0, 0.0]])
+    assert metrics.topk_accuracy(logits, [0], 1) == 1.0 and metrics.topk_accuracy(logits, [1], 1) == 0.0
+    assert metrics.confusion_matrix(logits, [1])[1, 0] == 1
+
+
+def test_confusion_and_per_class():
+    confusion = metrics.confusion_matrix(LOGITS, LABELS)
+    expected = np.array([[1, 0, 0, 0],
+                         [0, 1, 0, 0],
+                         [0, 1, 1, 1],
+                         [1, 0, 0, 0]])
+    np.testing.assert_array_equal(confusion, expected)
+    assert confusion.dtype == np.int64
+    np.testing.assert_allclose(metrics.per_class_accuracy(confusion), [1.0, 1.0, 1 / 3, 0.0])
+
+
+def test_evaluate_and_classes_without_samples():
+    logits = np.concatenate([LOGITS, np.zeros((6, 1), np.float32)], axis=1)  # a 5th class nobody has
+    result = metrics.evaluate(logits, LABELS, num_class=5)
+    assert result['top1'] == pytest.approx(0.5) and result['top5'] == 1.0 and result['num_samples'] == 6
+    assert np.isnan(result['per_class_acc'][4])
+    assert result['mean_class_acc'] == pytest.approx((1 + 1 + 1 / 3 + 0) / 4)  # over the 4 classes present
+    assert result['confusion'].shape == (5, 5)
+
+
+@pytest.mark.parametrize('logits,labels', [(LOGITS, LABELS[:5]), (LOGITS, LABELS + 1), (LOGITS[0], LABELS[:1]),
+                                           (LOGITS[:0], LABELS[:0])])
+def test_rejects_bad_input(logits, labels):
+    with pytest.raises(ValueError):
+        metrics.evaluate(logits, labels)
+
+
+def test_evaluate_checks_num_class():
+    with pytest.raises(ValueError, match='4 classes, expected 60'):
+        metrics.evaluate(LOGITS, LABELS, num_class=60)
+
+
+def test_per_class_csv(tmp_path):
+    per_class = np.array([1.0, 0.5, np.nan])
+    metrics.write_per_class_csv(per_class, tmp_path / 'a.csv')
+    assert (tmp_path / 'a.csv').read_text() == 'class,accuracy\n0,1.000000\n1,0.500000\n2,\n'
+    metrics.write_per_class_csv(per_class, tmp_path / 'b.csv', class_names=['drink water', 'eat, meal', 'x'],
+                                counts=[3, 2, 0])
+    rows = list(csv.reader(open(tmp_path / 'b.csv')))
+    assert rows == [['class', 'name', 'num_samples', 'accuracy'], ['0', 'drink water', '3', '1.000000'],
+                    ['1', 'eat, meal', '2', '0.500000'], ['2', 'x', '0', '']]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['a.csv', 'b.csv']  # no temporary files left
+
+
+def test_confusion_csv(tmp_path):
+    metrics.write_confusion_csv(np.array([[2, 1], [0, 3]]), tmp_path / 'c.csv')
+    assert (tmp_path / 'c.csv').read_text() == 'true\\predicted,0,1\n0,2,1\n1,0,3\n'
+
+
+def test_confusion_image():
+    image = metrics.confusion_image(np.array([[3, 1], [0, 0]]), image_size=8)
+    assert image.shape == (8, 8, 3) and image.dtype == np.uint8  # 4x4 pixel cells
+    # Row 0: 3/4 and 1/4 of the way from white to (8, 48, 107); row 1 has no samples: white.
+    np.testing.assert_array_equal(image[0, 0], np.round(255 + 0.75 * (np.array([8, 48, 107]) - 255)))
+    np.testing.assert_array_equal(image[3, 7], np.round(255 + 0.25 * (np.array([8, 48, 107]) - 255)))
+    np.testing.assert_array_equal(image[4:], 255)
+    np.testing.assert_array_equal(image[:4, :4], image[0, 0][None, None].repeat(4, 0).repeat(4, 1))
+    assert metrics.confusion_image(np.eye(120, dtype=np.int64)).shape == (480, 480, 3)
+    assert metrics.confusion_image(np.eye(600, dtype=np.int64)).shape == (600, 600, 3)  # at least 1 px per class
+
+
+def test_save_scores(tmp_path):
+    names = [f'S001C001P001R001A00{i}' for i in range(1, 7)]
+    metrics.save_scores(names, LOGITS, tmp_path / 'scores.pkl')
+    with open(tmp_path / 'scores.pkl', 'rb') as f:
+        scores = pickle.load(f)
+    assert list(scores) == names  # sample order kept, as 2s-AGCN's ensemble reads .items() in order
+    for name, row in zip(names, LOGITS):
+        assert scores[name].dtype == np.float32
+        np.testing.assert_array_equal(scores[name], row)
+    with pytest.raises(ValueError, match='repeat'):
+        metrics.save_scores(names[:1] * 6, LOGITS, tmp_path / 'dup.pkl')
+    with pytest.raises(ValueError):
+        metrics.save_scores(names[:5], LOGITS, tmp_path / 'short.pkl')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['scores.pkl']

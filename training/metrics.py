@@ -1,0 +1,140 @@
+"""Evaluation metrics from logits and labels (numpy), their CSV files, a confusion-matrix image for
+TensorBoard, and the score pickle that 2s-AGCN-style ensembling reads.
+
+Top-k follows the official st-gcn `show_topk`: a sample counts when its label is among the k highest scores.
+"""
+import csv
+import os
+import pickle
+import tempfile
+
+import numpy as np
+
+# Confusion image: a cell's colour goes linearly from white (0) to dark blue (1) with the fraction of its
+# true class predicted as that column; each cell is drawn as a square of pixels so the image is ~IMAGE_SIZE wide.
+LOW_COLOR = np.array([255, 255, 255], np.float64)
+HIGH_COLOR = np.array([8, 48, 107], np.float64)
+IMAGE_SIZE = 480
+
+
+def _check(logits, labels):
+    logits, labels = np.asarray(logits), np.asarray(labels)
+    if logits.ndim != 2 or labels.shape != (logits.shape[0],):
+        raise ValueError(f'need logits (N, num_class) and labels (N,), got {logits.shape} and {labels.shape}')
+    if labels.size == 0:
+        raise ValueError('no samples to evaluate')
+    if (labels.min() < 0 or labels.max() >= logits.shape[1]):
+        raise ValueError(f'labels must be in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]')
+    return logits, labels.astype(np.int64)
+
+
+def topk_accuracy(logits, labels, k):
+    """Fraction of samples whose label is among the k highest logits (k is capped at num_class).
+
+    Shape: logits (N, num_class), labels (N,) -> float
+    """
+    logits, labels = _check(logits, labels)
+    k = min(k, logits.shape[1])
+    top = np.argsort(-logits, axis=1, kind='stable')[:, :k]  # (N, k), ties broken by the lower class index
+    return float(np.mean(np.any(top == labels[:, None], axis=1)))
+
+
+def confusion_matrix(logits, labels):
+    """counts[true, predicted] of the top-1 predictions.
+
+    Shape: logits (N, num_class), labels (N,) -> (num_class, num_class) int64
+    """
+    logits, labels = _check(logits, labels)
+    num_class = logits.shape[1]
+    predicted = np.argmax(logits, axis=1)
+    counts = np.zeros((num_class, num_class), np.int64)
+    np.add.at(counts, (labels, predicted), 1)
+    return counts
+
+
+def per_class_accuracy(confusion):
+    """Recall of each class: confusion[c, c] / samples of class c; NaN for a class with no samples.
+
+    Shape: (num_class, num_class) -> (num_class,) float64
+    """
+    confusion = np.asarray(confusion)
+    support = confusion.sum(axis=1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.where(support > 0, np.diag(confusion) / support, np.nan)
+
+
+def evaluate(logits, labels, num_class=None):
+    """Every metric at once: {'top1', 'top5', 'mean_class_acc' (over the classes present), 'per_class_acc'
+    (num_class,), 'confusion' (num_class, num_class), 'num_samples'}."""
+    logits, labels = _check(logits, labels)
+    if num_class is not None and num_class != logits.shape[1]:
+        raise ValueError(f'logits have {logits.shape[1]} classes, expected {num_class}')
+    confusion = confusion_matrix(logits, labels)
+    per_class = per_class_accuracy(confusion)
+    return {'top1': topk_accuracy(logits, labels, 1), 'top5': topk_accuracy(logits, labels, 5),
+            'mean_class_acc': float(np.nanmean(per_class)) if np.any(~np.isnan(per_class)) else float('nan'),
+            'per_class_acc': per_class, 'confusion': confusion, 'num_samples': int(labels.size)}
+
+
+def _write_atomically(path, write, text=False):
+    """Write through `write(file)` to a temporary file beside `path`, then rename it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '-', suffix='.tmp')
+    try:
+        with (os.fdopen(fd, 'w', newline='', encoding='utf-8') if text else os.fdopen(fd, 'wb')) as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _write_csv(path, rows):
+    _write_atomically(path, lambda f: csv.writer(f, lineterminator='\n').writerows(rows), text=True)
+
+
+def write_per_class_csv(per_class_acc, path, class_names=None, counts=None):
+    """CSV `class,name,num_samples,accuracy` (name and num_samples only when given); NaN accuracy is empty."""
+    header = ['class'] + (['name'] if class_names is not None else []) + \
+             (['num_samples'] if counts is not None else []) + ['accuracy']
+    rows = [header]
+    for c, acc in enumerate(per_class_acc):
+        row = [c] + ([class_names[c]] if class_names is not None else []) + \
+              ([int(counts[c])] if counts is not None else [])
+        rows.append(row + ['' if np.isnan(acc) else f'{acc:.6f}'])
+    _write_csv(path, rows)
+
+
+def write_confusion_csv(confusion, path):
+    """CSV of counts: header `true\\predicted,0,1,...`, then one row per true class."""
+    confusion = np.asarray(confusion)
+    rows = [['true\\predicted'] + list(range(confusion.shape[1]))]
+    rows += [[c] + [int(v) for v in row] for c, row in enumerate(confusion)]
+    _write_csv(path, rows)
+
+
+def confusion_image(confusion, image_size=IMAGE_SIZE):
+    """The row-normalised confusion matrix as an RGB image, white (0) to dark blue (1).
+
+    Each cell is a square of max(1, image_size // num_class) pixels; classes without samples stay white.
+    Shape: (num_class, num_class) -> (H, W, 3) uint8 with H = W = num_class * cell
+    """
+    confusion = np.asarray(confusion, np.float64)
+    support = confusion.sum(axis=1, keepdims=True)
+    fraction = np.divide(confusion, support, out=np.zeros_like(confusion), where=support > 0)
+    rgb = LOW_COLOR + fraction[..., None] * (HIGH_COLOR - LOW_COLOR)  # (num_class, num_class, 3)
+    cell = max(1, image_size // confusion.shape[0])
+    rgb = np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1)  # (num_class * cell, num_class * cell, 3)
+    return np.round(rgb).astype(np.uint8)
+
+
+def save_scores(names, logits, path):
+    """Pickle {sample_name: logits (num_class,) float32} in sample order, the 2s-AGCN score format."""
+    logits = np.asarray(logits, np.float32)
+    if len(names) != logits.shape[0]:
+        raise ValueError(f'{len(names)} names for {logits.shape[0]} rows of logits')
+    scores = dict(zip(names, logits))
+    if len(scores) != len(names):
+        raise ValueError('sample names repeat: scores would overwrite each other')
+    _write_atomically(path, lambda f: pickle.dump(scores, f, protocol=pickle.HIGHEST_PROTOCOL))

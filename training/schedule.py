@@ -1,0 +1,64 @@
+"""The official step schedule: lr x gamma at the start of each epoch listed in `step` (reference §4).
+
+The official code calls `adjust_lr` at the start of every epoch with lr = base_lr * 0.1 ** (number of
+entries of `step` <= epoch), like torch's MultiStepLR stepped once per epoch: epoch e (0-based) runs
+entirely at the decayed lr once e reaches a boundary, so global step e * steps_per_epoch is the first step
+with the new lr. The schedule is a function of the optimizer step, so steps_per_epoch must be the real
+number of steps of one epoch: dataset size over the GLOBAL batch. The 2019 port hard-coded 40,000 samples
+and the per-replica batch, which moved its first decay to about epoch 20 and never reached the second
+(reference §5).
+"""
+import keras
+from keras import ops
+
+# Official recipe: lr x 0.1 at each boundary.
+GAMMA = 0.1
+
+
+def steps_per_epoch(num_samples, global_batch, drop_remainder=True):
+    """Optimizer steps in one epoch of `num_samples` at `global_batch` samples per step.
+
+    The training feeder drops the last partial batch (as the official DataLoader(drop_last=True)), so by
+    default a remainder does not count as a step.
+    """
+    if num_samples < 1 or global_batch < 1:
+        raise ValueError(f'need num_samples >= 1 and global_batch >= 1, got {num_samples}, {global_batch}')
+    steps = num_samples // global_batch if drop_remainder else -(-num_samples // global_batch)
+    if steps == 0:
+        raise ValueError(f'{num_samples} samples make no full batch of {global_batch}: an epoch would be empty')
+    return steps
+
+
+@keras.saving.register_keras_serializable(package='stgcn')
+class MultiStepLR(keras.optimizers.schedules.LearningRateSchedule):
+    """lr(step) = base_lr * gamma ** (number of boundaries e with e * steps_per_epoch <= step).
+
+    `boundaries_epochs` are epoch numbers (the YAML `step` list), strictly increasing and >= 1.
+    """
+
+    def __init__(self, base_lr, boundaries_epochs, steps_per_epoch, gamma=GAMMA):
+        boundaries_epochs = [int(e) for e in boundaries_epochs]
+        if any(b <= a for a, b in zip(boundaries_epochs, boundaries_epochs[1:])) or \
+                any(e < 1 for e in boundaries_epochs):
+            raise ValueError(f'boundaries_epochs must be strictly increasing epochs >= 1, got {boundaries_epochs}')
+        if steps_per_epoch < 1:
+            raise ValueError(f'steps_per_epoch must be >= 1, got {steps_per_epoch}')
+        self.base_lr = float(base_lr)
+        self.boundaries_epochs = boundaries_epochs
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.gamma = float(gamma)
+
+    def __call__(self, step):
+        step = ops.cast(step, 'int64')
+        num_decays = ops.zeros((), dtype='int32')
+        for epoch in self.boundaries_epochs:
+            reached = ops.greater_equal(step, epoch * self.steps_per_epoch)
+            num_decays = num_decays + ops.cast(reached, 'int32')
+        # A Python float power per count keeps the values bit-identical to base_lr * gamma ** k in Python.
+        values = ops.convert_to_tensor([self.base_lr * self.gamma ** k
+                                        for k in range(len(self.boundaries_epochs) + 1)], dtype='float32')
+        return ops.take(values, num_decays)
+
+    def get_config(self):
+        return {'base_lr': self.base_lr, 'boundaries_epochs': list(self.boundaries_epochs),
+                'steps_per_epoch': self.steps_per_epoch, 'gamma': self.gamma}
