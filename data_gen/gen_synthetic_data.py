@@ -12,8 +12,8 @@ Each take is a forward-kinematics body with its own bone lengths performing one 
 ACTIONS (one or two people), seen by three cameras at -45, 0 and +45 degrees around the scene (C001,
 C002, C003) as in NTU; in R001 the performer faces camera 1 and in R002 camera 3. Classes differ in how
 the limbs move, not in where the body is: position, facing, height, camera height and distance, tempo
-and amplitude vary per take, and joints carry sensor noise. Names are SsssCcccPpppRrrrAaaa with label =
-A - 1; performers alternate between the NTU-60 cross-subject training and test sets and setups between
+and amplitude vary per take, and joints carry sensor noise. Names are SsssCcccPpppRrrrAaaa, A being the
+nearest NTU-60 action's number (label = A - 1, as in NTU); performers alternate between the NTU-60 cross-subject training and test sets and setups between
 even and odd, so every NTU benchmark has a training and a test part. Same --seed, same bytes.
 """
 import argparse
@@ -160,25 +160,21 @@ def act_push(u, rng):
     return [pusher, pushed], [np.stack([0 * u, 0 * u, -0.25 * step], -1), np.stack([0 * u, 0 * u, 0.45 * step], -1)]
 
 
-def act_turn(u, rng):
-    step = 20 * np.sin(2 * np.pi * 3 * u) * hold(u, 0.1)
-    yaw = 180 * (u * u * (3 - 2 * u)) * rng.choice([-1, 1])
-    return [{L_HIP: rx(np.maximum(step, 0)), R_HIP: rx(np.maximum(-step, 0)),
-             L_KNEE: rx(-1.5 * np.maximum(step, 0)), R_KNEE: rx(-1.5 * np.maximum(-step, 0))}], None, [yaw]
-
-
 def act_touch_head(u, rng):
     e = hold(u, 0.3)
     return [{R_SHOULDER: rz(100 * e) + rx(30 * e), R_ELBOW: rx(125 * e), NECK: rx(-10 * e)}]
 
 
-# (name, function, base duration in frames at tempo 1, number of people)
+# (name, function, base duration in frames at tempo 1, number of people, NTU action number). Files carry
+# the number of the nearest NTU-60 action (reference §1: label = A - 1), so a model trained on them names
+# its predictions with the real action list; squatting is filed as A008 "sitting down" and a single
+# person's punch as A050 "punching/slapping other person", the closest NTU-60 classes.
 ACTIONS = (
-    ('waving', act_wave, 80, 1), ('raising both arms', act_raise_both, 60, 1), ('squatting', act_squat, 75, 1),
-    ('kicking', act_kick, 45, 1), ('punching', act_punch, 70, 1), ('jumping', act_jump, 55, 1),
-    ('bowing', act_bow, 65, 1), ('clapping', act_clap, 70, 1), ('handshaking', act_handshake, 80, 2),
-    ('pushing other person', act_push, 60, 2), ('turning around', act_turn, 75, 1),
-    ('touching head', act_touch_head, 60, 1),
+    ('waving', act_wave, 80, 1, 23), ('raising both arms', act_raise_both, 60, 1, 22),
+    ('squatting', act_squat, 75, 1, 8), ('kicking', act_kick, 45, 1, 24), ('punching', act_punch, 70, 1, 50),
+    ('jumping', act_jump, 55, 1, 27), ('bowing', act_bow, 65, 1, 35), ('clapping', act_clap, 70, 1, 10),
+    ('handshaking', act_handshake, 80, 2, 58), ('pushing other person', act_push, 60, 2, 52),
+    ('touching head', act_touch_head, 60, 1, 44),
 )
 
 
@@ -227,7 +223,7 @@ def scene(rng, action, facing, offsets_list, min_frames, max_frames, tempo):
     Returns:
         xyz (P, T, 25, 3) metres and orientations [P][25] Rotation of T, P = people in the take.
     """
-    _, fn, base, people = ACTIONS[action]
+    _, fn, base, people, _ = ACTIONS[action]
     slow = rng.uniform(1.6, 2.8) if rng.random() < 0.15 else 1.0  # a few long takes, as in NTU's tail
     length = int(round(base * tempo * slow * rng.uniform(0.5, 1.5)))
     before, after = rng.integers(2, 30), rng.integers(2, 30)
@@ -334,7 +330,8 @@ def skeleton_text(rng, xyz, orient, to_camera, centre, newline):
 
 
 def sample_name(setup, camera, performer, replication, action):
-    return f'S{setup:03d}C{camera:03d}P{performer:03d}R{replication:03d}A{action + 1:03d}'
+    """The NTU name of a take of ACTIONS[action], filed under that action's NTU number."""
+    return f'S{setup:03d}C{camera:03d}P{performer:03d}R{replication:03d}A{ACTIONS[action][4]:03d}'
 
 
 def generate(out, num_classes, num_performers, replications, seed, min_frames, max_frames, newline):

@@ -47,7 +47,7 @@ def parse_args(argv=None):
     parser.add_argument('--shuffle', action=argparse.BooleanOptionalAction, default=True,
                         help='shuffle the sample order across shards (default: yes)')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--data-mode', '--data_mode', choices=['prenorm', 'raw'], default=None,
+    parser.add_argument('--data-mode', '--data_mode', choices=['prenorm', 'raw', 'kinetics'], default=None,
                         help='override the data_mode read from the meta.json beside the .npy')
     parser.add_argument('--num-class', '--num_class', type=int, default=None,
                         help='override the num_class read from the meta.json beside the .npy')
