@@ -49,13 +49,49 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return ops.cast(y, self.compute_dtype)
 
 
+def _cross_replica_sum(x):
+    """Sum of `x` over the replicas in sync, differentiable: the gradient is the cross-replica sum of dy.
+
+    Every replica's loss depends on every replica's contribution to the global statistics, so each replica
+    must receive the sum of all upstream gradients (ReplicaContext.all_reduce alone gives only its own).
+    """
+    ctx = tf.distribute.get_replica_context()
+
+    @tf.custom_gradient
+    def reduce(value):
+        def grad(dy):
+            return ctx.all_reduce(tf.distribute.ReduceOp.SUM, dy)
+        return ctx.all_reduce(tf.distribute.ReduceOp.SUM, value), grad
+    return reduce(x)
+
+
+class SyncBatchNormalization(keras.layers.BatchNormalization):
+    """BatchNormalization whose training statistics are taken over the global batch (--sync-bn).
+
+    Keras' own `synchronized=True` all-reduces the moments but not their gradients: measured here, one
+    training step on two replicas moved the layers below a synchronised BN by up to 4.4e-4 away from the
+    single-device step; with this layer the two agree to 1.2e-7 (tests/test_distributed.py). The moving
+    variance is updated with the biased batch variance, as Keras does.
+    """
+
+    def _moments(self, inputs, mask):
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1 or mask is not None:
+            return super()._moments(inputs, mask)
+        x = ops.cast(inputs, 'float32')  # statistics in float32 under mixed precision
+        axes = list(range(len(x.shape) - 1))
+        count = _cross_replica_sum(ops.cast(ops.prod(ops.shape(x)[:-1]), 'float32'))
+        mean = _cross_replica_sum(ops.sum(x, axes)) / count  # (C,)
+        variance = _cross_replica_sum(ops.sum(ops.square(x - mean), axes)) / count  # two passes: no cancellation
+        return ops.cast(mean, inputs.dtype), ops.cast(variance, inputs.dtype)
+
+
 def _batch_norm(config, **kwargs):
     args = dict(momentum=config.bn_momentum, epsilon=config.bn_epsilon, gamma_initializer=_gamma_init(config.init),
                 **kwargs)
     if config.sync_bn:
         # Statistics over the global batch (all-reduced across replicas): the fused kernel cannot do that.
-        # Keras updates the moving variance with the biased batch variance here, PyTorch with the unbiased.
-        return keras.layers.BatchNormalization(synchronized=True, **args)
+        return SyncBatchNormalization(**args)
     return FusedBatchNormalization(**args)  # statistics per replica, like the official DataParallel
 
 

@@ -1,0 +1,124 @@
+"""main.py in one process: train -> evaluate -> test, the files it writes, precision options, and its errors."""
+import pickle
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import main
+from tests.tiny_data import TINY_MODEL as TINY, write_tiny_records
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp('records')
+    write_tiny_records(root / 'train', 16, seed=0)
+    write_tiny_records(root / 'val', 7, seed=1, stem='val')  # 7: the last evaluation batch is partial
+    return root
+
+
+@pytest.fixture(autouse=True)
+def float32_policy():
+    yield
+    keras.mixed_precision.set_global_policy('float32')
+
+
+def run(args, tmp_path):
+    argv = TINY + ['--checkpoint-path', str(tmp_path / 'ckpt'), '--log-dir', str(tmp_path / 'logs')] + args
+    return main.main([str(a) for a in argv])
+
+
+def test_train_evaluate_then_test_phase(data, tmp_path, capsys):
+    scores = tmp_path / 'scores.pkl'
+    assert run(['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 2,
+                '--steps', 1, '--save-scores', scores], tmp_path) == 0
+    out = capsys.readouterr().out
+    assert 'replicas: 1, global batch: 4 (4 per replica), steps per epoch: 4, train samples: 16' in out
+    assert out.count('eval on 7 samples') == 2  # every epoch, the partial last batch kept
+    assert tf.train.latest_checkpoint(tmp_path / 'ckpt').endswith('ckpt-2')
+    assert tf.train.latest_checkpoint(tmp_path / 'ckpt' / 'best') is not None
+    reader = tf.train.load_checkpoint(str(tmp_path / 'ckpt'))
+    assert reader.get_tensor('epoch/.ATTRIBUTES/VARIABLE_VALUE') == 2
+    assert reader.get_tensor('step/.ATTRIBUTES/VARIABLE_VALUE') == 8
+    logs = tmp_path / 'logs'
+    assert (logs / 'config.yaml').is_file()
+    assert list(logs.glob('events.out.tfevents.*'))
+    assert (logs / 'per_class_accuracy.csv').is_file() and (logs / 'confusion_matrix.csv').is_file()
+    with open(scores, 'rb') as f:
+        score_map = pickle.load(f)
+    assert len(score_map) == 7 and all(np.shape(v) == (3,) for v in score_map.values())
+
+    # The checkpoint alone rebuilds its model for --phase test (preset and classes stored in it).
+    assert main.main(['--phase', 'test', '--test-data-path', str(data / 'val'), '--weights', str(tmp_path / 'ckpt'),
+                      '--num-classes', '3', '--batch-size', '3', '--log-dir', str(tmp_path / 'test_logs'),
+                      '--no-progress']) == 0
+    assert 'eval on 7 samples: top-1' in capsys.readouterr().out
+
+
+def test_test_phase_warns_on_data_mode_mismatch(data, tmp_path, capsys):
+    assert run(['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 1,
+                '--steps'], tmp_path) == 0
+    raw = tmp_path / 'raw_val'
+    write_tiny_records(raw, 7, seed=1, stem='val', data_mode='raw')
+    capsys.readouterr()
+    assert main.main(['--phase', 'test', '--test-data-path', str(raw), '--weights', str(tmp_path / 'ckpt'),
+                      '--num-classes', '3', '--log-dir', str(tmp_path / 'test_logs'), '--no-progress']) == 0
+    err = capsys.readouterr().err
+    assert "was trained on 'prenorm' data" in err and "holds 'raw' data" in err
+
+
+@pytest.mark.parametrize('flags', [['--mixed-precision', 'bf16'], ['--mixed-precision', 'fp16'], ['--jit']])
+def test_precision_and_xla_train(data, tmp_path, capsys, flags):
+    assert run(['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 1,
+                '--steps'] + flags, tmp_path) == 0
+    assert 'eval on 7 samples' in capsys.readouterr().out
+
+
+def test_non_finite_loss_stops_naming_the_step(tmp_path, capsys):
+    bad = tmp_path / 'nan'
+    write_tiny_records(bad, 8, num_shards=2, transform=lambda x: np.full_like(x, np.nan))
+    capsys.readouterr()
+    assert run(['--train-data-path', bad, '--test-data-path', bad, '--num-epochs', 1, '--steps'], tmp_path) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('error: loss is nan at step 0 (epoch 1); stopping'), err
+    assert tf.train.latest_checkpoint(tmp_path / 'ckpt') is None
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('error: ') and '\n' not in err and 'Traceback' not in err, err
+    return err
+
+
+@pytest.mark.parametrize('args,needle', [
+    (['--train-data-path', '/no/such/dir'], '--train-data-path /no/such/dir: no such folder'),
+    (['--gpus', '3'], '--gpus: GPU 3 does not exist'),
+    (['--model-preset', 'resnet'], "--model-preset"),
+    (['--num-classes', '5'], '--num-classes is 5 but'),
+    (['--batch-size', '0'], '--batch-size 0: must be >= 1'),
+])
+def test_errors_exit_2_with_one_line(data, tmp_path, capsys, args, needle):
+    base = ['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 1, '--steps']
+    assert run(base + args, tmp_path) == 2
+    assert needle in _one_line_error(capsys)
+
+
+def test_empty_folder_and_wrong_shape_are_errors(tmp_path, capsys):
+    (tmp_path / 'empty').mkdir()
+    capsys.readouterr()
+    assert run(['--train-data-path', tmp_path / 'empty', '--test-data-path', tmp_path / 'empty'], tmp_path) == 2
+    assert 'no *.tfrecord files' in _one_line_error(capsys)
+
+    wrong = tmp_path / 'wrong'
+    write_tiny_records(wrong, 8, num_shards=2, transform=lambda x: x[:, :, :, :18])  # an 18-joint layout
+    capsys.readouterr()
+    assert run(['--train-data-path', wrong, '--test-data-path', wrong], tmp_path) == 2
+    assert 'records hold samples of shape (C, T, V, M) = (3, 16, 18, 2)' in _one_line_error(capsys)
+
+
+def test_config_typo_names_the_key(tmp_path, capsys):
+    cfg = tmp_path / 'bad.yaml'
+    cfg.write_text('base_lr: 0.1\nnum_epochs: 3\n')
+    assert main.main(['--config', str(cfg)]) == 2
+    assert f'{cfg}:2: unknown key num_epochs; did you mean num_epoch?' in _one_line_error(capsys)
