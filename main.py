@@ -417,12 +417,28 @@ def progress(cfg, total, desc):
         bar.close()
 
 
+def serve(cfg):
+    """--phase predict or export: one process, float32, nothing written but the results (stdout stays clean
+    for --json); the resolved config goes to stderr."""
+    import serving
+    from serving import export, predict
+
+    print(format_config(cfg), file=sys.stderr, flush=True)
+    try:
+        return (predict if cfg.phase == 'predict' else export).run(cfg)
+    except serving.ServingError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+
+
 def main(argv=None):
     try:
         cfg = resolve_config(argv)
     except ConfigError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
+    if cfg.phase in ('predict', 'export'):
+        return serve(cfg)
     print(format_config(cfg), flush=True)
     try:
         strategy = make_strategy(cfg)
@@ -433,10 +449,8 @@ def main(argv=None):
         set_precision(cfg)
         if cfg.phase == 'train':
             train(cfg, strategy, chief)
-        elif cfg.phase == 'test':
-            test(cfg, strategy, chief)
         else:
-            raise UsageError(f'--phase {cfg.phase} is not implemented yet')
+            test(cfg, strategy, chief)
     except (UsageError, WeightsError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

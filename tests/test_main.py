@@ -1,4 +1,5 @@
 """main.py in one process: train -> evaluate -> test, the files it writes, precision options, and its errors."""
+import json
 import pickle
 
 import keras
@@ -7,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 import main
+from model.weights import load_pretrained
 from tests.tiny_data import TINY_MODEL as TINY, write_tiny_records
 
 
@@ -122,3 +124,28 @@ def test_config_typo_names_the_key(tmp_path, capsys):
     cfg.write_text('base_lr: 0.1\nnum_epochs: 3\n')
     assert main.main(['--config', str(cfg)]) == 2
     assert f'{cfg}:2: unknown key num_epochs; did you mean num_epoch?' in _one_line_error(capsys)
+
+
+def test_predict_and_export_phases_through_main(data, tmp_path, capsys):
+    assert run(['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 1,
+                '--steps'], tmp_path) == 0
+    capsys.readouterr()
+    skeletons = ['tests/fixtures/ntu/skeletons/S001C001P001R001A001.skeleton',
+                 'tests/fixtures/ntu/skeletons/S001C003P008R002A058.skeleton']
+    assert main.main(['--phase', 'predict', '--weights', str(tmp_path / 'ckpt'), '--skeleton', *skeletons,
+                      '--top-k', '2', '--json']) == 0
+    lines = capsys.readouterr().out.splitlines()  # stdout holds the results only
+    results = [json.loads(line) for line in lines]
+    assert [r['file'] for r in results] == ['S001C001P001R001A001.skeleton', 'S001C003P008R002A058.skeleton']
+    assert all(len(r['top_k']) == 2 and r['top_k'][0]['prob'] >= r['top_k'][1]['prob'] for r in results)
+
+    bad = 'tests/fixtures/ntu/bad/S001C001P001R001A002_field_count.skeleton'
+    assert main.main(['--phase', 'predict', '--weights', str(tmp_path / 'ckpt'), '--skeleton', bad]) == 2
+    assert f'{bad}:6: expected 12 joint fields' in capsys.readouterr().err
+
+    assert main.main(['--phase', 'export', '--weights', str(tmp_path / 'ckpt'),
+                      '--export-dir', str(tmp_path / 'export')]) == 0
+    served = tf.saved_model.load(str(tmp_path / 'export')).signatures['serving_default']
+    x = np.random.default_rng(0).standard_normal((2, 3, 16, 25, 2)).astype(np.float32)
+    reference = load_pretrained(tmp_path / 'ckpt')(x, training=False)
+    np.testing.assert_allclose(served(x=tf.constant(x))['logits'], reference, atol=1e-5)

@@ -36,7 +36,7 @@ class ConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One setting. `yaml` is a dotted key ('model_args.num_class'); `flag` None means YAML only.
-    `kind` is 'int', 'float', 'str', 'bool' or 'ints' (a list of ints); `check(value)` returns an
+    `kind` is 'int', 'float', 'str', 'bool', 'ints' (a list of ints) or 'strs' (a list of strings); `check(value)` returns an
     error message or None. A None default makes the setting optional (null allowed)."""
     name: str
     yaml: str
@@ -141,7 +141,8 @@ OPTIONS = (
            'write {sample_name: logits} of the test set to this pickle (2s-AGCN score format)'),
     Option('no_progress', 'no_progress', '--no-progress', 'bool', False,
            'hide the tqdm progress bars (they are also off when stderr is not a terminal)'),
-    Option('skeleton', 'skeleton', '--skeleton', 'str', None, 'predict: the raw NTU .skeleton file to classify'),
+    Option('skeleton', 'skeleton', '--skeleton', 'strs', None,
+           'predict: raw NTU .skeleton files or folders of them to classify'),
     Option('top_k', 'top_k', '--top-k', 'int', 5, 'predict: how many actions to print', check=_at_least(1)),
     Option('json', 'json', '--json', 'bool', False, 'predict: print the result as JSON'),
     Option('export_dir', 'export_dir', '--export-dir', 'str', None, 'export: folder of the SavedModel to write'),
@@ -201,6 +202,8 @@ def build_parser():
         text = f'{o.help} (YAML: {o.yaml}; default: {_show(o.default)})'
         if o.kind == 'bool':
             parser.add_argument(o.flag, dest=o.name, action='store_true', help=text)
+        elif o.kind == 'strs':
+            parser.add_argument(o.flag, dest=o.name, nargs='+', metavar='PATH', help=text)
         elif o.kind == 'ints':
             # --steps with no value: no decay at all.
             parser.add_argument(o.flag, dest=o.name, nargs='*' if o.name == 'steps' else '+',
@@ -227,7 +230,7 @@ def resolve_config(argv=None):
             where[name] = f'{config_path}:{line}: {_BY_NAME[name].yaml}'
     for name, value in flags.items():
         o = _BY_NAME[name]
-        values[name] = tuple(value) if o.kind == 'ints' else value
+        values[name] = tuple(value) if o.kind in ('ints', 'strs') else value
         where[name] = o.flag
         message = _check(o, values[name])
         if message:
@@ -345,16 +348,19 @@ def _from_yaml(o, value, where):
         return None
     if kind == 'ints' and o.name == 'gpus' and _is_int(value):
         value = [value]  # the original's `device: 0`
+    if kind == 'strs' and isinstance(value, str):
+        value = [value]
     ok = {'int': _is_int(value), 'float': _is_int(value) or isinstance(value, float),
           'str': isinstance(value, str) and value != '', 'bool': isinstance(value, bool),
-          'ints': isinstance(value, list) and all(_is_int(v) for v in value)}[kind]
+          'ints': isinstance(value, list) and all(_is_int(v) for v in value),
+          'strs': isinstance(value, list) and all(isinstance(v, str) and v != '' for v in value)}[kind]
     if not ok:
         expected = {'int': 'an integer', 'float': 'a number', 'str': 'a non-empty string', 'bool': 'true or false',
-                    'ints': 'a list of integers'}[kind]
+                    'ints': 'a list of integers', 'strs': 'a path or a list of paths'}[kind]
         raise ConfigError(f'{where} must be {expected}, got {value!r} ({type(value).__name__})')
     if kind == 'float':
         return float(value)
-    return tuple(value) if kind == 'ints' else value
+    return tuple(value) if kind in ('ints', 'strs') else value
 
 
 def _is_int(value):

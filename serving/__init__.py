@@ -1,0 +1,30 @@
+"""Serving trained weights: classify raw `.skeleton` files (serving.predict) and export a SavedModel and a
+TFLite file (serving.export). Both read any weights model.weights.load_pretrained accepts."""
+from data_gen.preprocess import MODES
+from model.errors import WeightsError
+
+
+class ServingError(Exception):
+    """Bad input to predict or export (missing file, malformed skeleton, unusable weights); main prints
+    `error: <message>` and exits with code 2."""
+
+
+def load_model(cfg):
+    """The model at --weights, checked to record the preprocessing (data_mode) its inputs need.
+
+    Returns a built STGCN with model.meta = {'preset', 'data_mode', 'source'}.
+    """
+    from model.weights import load_pretrained  # imports TensorFlow: only when a phase runs
+
+    if cfg.weights is None:
+        raise ServingError(f'--phase {cfg.phase} needs --weights (a .pth, a 2019 TF checkpoint, this project\'s '
+                           f'checkpoint or .weights.h5)')
+    try:
+        model = load_pretrained(cfg.weights)
+    except WeightsError as err:
+        raise ServingError(str(err)) from None
+    mode = model.meta.get('data_mode')
+    if mode not in MODES:
+        raise ServingError(f'--weights {cfg.weights}: records data_mode {mode!r}, expected one of '
+                           f'{", ".join(MODES)}; re-save the weights with python -m model.weights')
+    return model
