@@ -256,10 +256,20 @@ def test_shipped_config_loads(path):
         assert cfg.phase == 'train' and cfg.channels is not None
         return
     recipe, bench, part = pathlib.Path(path).parts[1:]
-    assert cfg.phase == part.removesuffix('.yaml')
+    stem = part.removesuffix('.yaml')  # train, test, or train_{bone,joint_motion,bone_motion}
+    assert cfg.phase == stem.split('_')[0]
+    if bench == 'kinetics':  # the paper's Kinetics recipe (issue 5)
+        assert cfg.num_classes == 400 and cfg.model_args['layout'] == 'openpose' and cfg.model_args['in_channels'] == 3
+        if stem == 'train':
+            assert (cfg.batch_size, cfg.base_lr, cfg.num_epochs, cfg.steps) == (256, 0.1, 50, (20, 30, 40))
+            assert (cfg.random_choose, cfg.random_move) == (150, True)
+        return
     assert cfg.num_classes == (120 if bench.startswith('ntu120') else 60)
     assert cfg.batch_size == 64 and cfg.model_args == {} and cfg.channels is None
-    if part == 'train.yaml':
+    if stem.startswith('train_'):  # another stream: the same recipe on other data, scores kept for ensembling
+        stream = stem.removeprefix('train_')
+        assert cfg.train_data_path.endswith(f'train_data_{stream}') and cfg.save_scores
+    if stem.startswith('train'):
         official = (cfg.model_preset, cfg.base_lr, cfg.weight_decay, cfg.num_epochs, cfg.steps)
         assert official == (('paper', 0.1, 1e-4, 80, (10, 50)) if recipe == 'st_gcn'
                             else ('tf2019', 0.1, 1e-4, 50, (10, 40)))
