@@ -12,25 +12,10 @@ from model.weights import load_pretrained, save_weights
 from serving import ServingError
 from serving import export
 from training.config import resolve_config
+from tests.trained_scale import randomize
 
 # (batch, T) pairs: both dynamic dimensions change between calls; 17 frames meet the stride-2 blocks with odd T.
 CALLS = ((1, 17), (3, 32))
-
-
-def randomize(model, seed):
-    """Weights of a trained-looking scale (the initial N(0, 0.02) convs give logits near zero, which any
-    export would match to 1e-5)."""
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        shape = tuple(w.shape)
-        if w.path.endswith('moving_variance'):
-            value = rng.uniform(0.5, 2.0, shape)
-        elif len(shape) > 1:  # conv/dense kernels and edge importance: unit-variance outputs
-            value = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
-        else:
-            value = rng.normal(0.0, 0.2, shape) + (1.0 if w.path.endswith('gamma') else 0.0)
-        w.assign(value.astype(np.float32))
-    return model
 
 
 @pytest.fixture(scope='module')

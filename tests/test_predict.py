@@ -15,27 +15,12 @@ from model.weights import META_ATTR, save_weights
 from serving import ServingError
 from serving import predict
 from training.config import resolve_config
+from tests.trained_scale import randomize
 
 SKELETONS = 'tests/fixtures/ntu/skeletons'
 BAD = 'tests/fixtures/ntu/bad'
 ONE = f'{SKELETONS}/S001C001P001R001A001.skeleton'
 TWO_BODIES = f'{SKELETONS}/S001C003P008R002A058.skeleton'
-
-
-def randomize(model, seed):
-    """Weights of a trained-looking scale: the initial ones (N(0, 0.02) convs) give near-uniform softmaxes
-    that would hide a wrong preprocessing."""
-    rng = np.random.default_rng(seed)
-    for w in model.weights:
-        shape = tuple(w.shape)
-        if w.path.endswith('moving_variance'):
-            value = rng.uniform(0.5, 2.0, shape)
-        elif len(shape) > 1:  # conv/dense kernels and edge importance: unit-variance outputs
-            value = rng.normal(0.0, 1.0 / np.sqrt(np.prod(shape[:-1])), shape)
-        else:
-            value = rng.normal(0.0, 0.2, shape) + (1.0 if w.path.endswith('gamma') else 0.0)
-        w.assign(value.astype(np.float32))
-    return model
 
 
 @pytest.fixture(scope='module')
