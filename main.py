@@ -417,6 +417,17 @@ def progress(cfg, total, desc):
         bar.close()
 
 
+def corrupt_shard_message(cfg):
+    """After a DataLossError (which names no file): which shard is corrupt, and what to do."""
+    from feeders.tfrecord_feeder import find_corrupt_shard
+
+    for folder in (cfg.train_data_path, cfg.test_data_path):
+        found = folder and find_corrupt_shard(folder)
+        if found:
+            return f'{found[0]}: corrupted TFRecord ({found[1]}); regenerate it with data_gen/gen_tfrecord_data.py'
+    return 'a TFRecord shard is corrupted (TensorFlow did not say which, and no shard fails on a re-read)'
+
+
 def serve(cfg):
     """--phase predict or export: one process, float32, nothing written but the results (stdout stays clean
     for --json); the resolved config goes to stderr."""
@@ -440,6 +451,8 @@ def main(argv=None):
     if cfg.phase in ('predict', 'export'):
         return serve(cfg)
     print(format_config(cfg), flush=True)
+    import tensorflow as tf
+
     try:
         strategy = make_strategy(cfg)
         chief = is_chief(strategy)
@@ -453,6 +466,9 @@ def main(argv=None):
             test(cfg, strategy, chief)
     except (UsageError, WeightsError) as err:
         print(f'error: {err}', file=sys.stderr)
+        return 2
+    except tf.errors.DataLossError:
+        print(f'error: {corrupt_shard_message(cfg)}', file=sys.stderr)
         return 2
     except NonFiniteLoss as err:
         print(f'error: {err}', file=sys.stderr)

@@ -7,8 +7,8 @@ each shard parsed to float32 (C, T, V, M) -> shuffle samples (buffer counted in 
 Errors name the shard: a record whose tensor is not float32 of the folder's sample_shape (or has no
 label), and a shard whose size differs from meta.json (truncated). A bit flip inside a shard of the
 right size surfaces as TensorFlow's own DataLossError ("corrupted record at <offset>"), which does not
-name the file: TFRecordDataset reports it that way and only a per-record check, too slow for the
-input pipeline, could add the name.
+name the file: find_corrupt_shard() names it afterwards (main.py calls it on that error), since a
+per-record check would be too slow for the input pipeline.
 """
 import json
 import pathlib
@@ -99,6 +99,21 @@ def _shard_files(folder, meta):
                              'the shard is truncated or was rewritten: regenerate with data_gen/gen_tfrecord_data.py')
         paths.append(str(path))
     return paths
+
+
+def find_corrupt_shard(folder):
+    """(path, TensorFlow's message) of the first shard in `folder` failing TFRecord's checksums, or None.
+
+    TFRecordDataset's DataLossError ("corrupted record at N") does not name the file; scanning every shard
+    costs a full read of the folder, so callers do it only after such an error.
+    """
+    for path in _shard_files(folder, read_dataset_meta(folder, count_records=False)):
+        try:
+            for _ in tf.data.TFRecordDataset(path):
+                pass
+        except tf.errors.DataLossError as err:
+            return path, err.message.splitlines()[-1]
+    return None
 
 
 def _tensor_header(shape):

@@ -149,3 +149,16 @@ def test_predict_and_export_phases_through_main(data, tmp_path, capsys):
     x = np.random.default_rng(0).standard_normal((2, 3, 16, 25, 2)).astype(np.float32)
     reference = load_pretrained(tmp_path / 'ckpt')(x, training=False)
     np.testing.assert_allclose(served(x=tf.constant(x))['logits'], reference, atol=1e-5)
+
+
+def test_corrupted_shard_is_named(tmp_path, capsys):
+    bad = tmp_path / 'flipped'
+    write_tiny_records(bad, 8, num_shards=2)
+    shard = bad / 'train-1.tfrecord'
+    raw = bytearray(shard.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # same size, so meta.json's size check passes; the record CRC fails
+    shard.write_bytes(bytes(raw))
+    capsys.readouterr()
+    assert run(['--train-data-path', bad, '--test-data-path', bad, '--num-epochs', 1, '--steps'], tmp_path) == 2
+    err = _one_line_error(capsys)
+    assert f'{shard}: corrupted TFRecord' in err and 'regenerate' in err
