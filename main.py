@@ -86,43 +86,57 @@ def set_precision(cfg):
 # Data
 
 
-def read_meta(folder, flag):
-    """meta.json of a TFRecord folder, with a one-line error when the folder is missing or empty."""
-    from feeders import read_dataset_meta
+def read_meta(path, flag, label_path=None):
+    """The meta of a training or test set, with a one-line error when it is missing or empty.
 
-    if folder is None:
+    `path` is a folder of TFRecord shards or a {part}_data_{stream}.npy (labels: `label_path`, by default
+    the {part}_label.pkl beside it). Returns the feeders' meta dict plus 'source', what distribute() reads.
+    """
+    from feeders import read_dataset_meta, read_npy_meta
+
+    if path is None:
         raise UsageError(f'{flag} is required for this phase')
-    if not os.path.isdir(folder):
-        raise UsageError(f'{flag} {folder}: no such folder')
     try:
-        return read_dataset_meta(folder)
+        if path.endswith('.npy'):
+            label_path = label_path or os.path.join(os.path.dirname(path),
+                                                    os.path.basename(path).split('_data_')[0] + '_label.pkl')
+            meta = read_npy_meta(path, label_path)
+            return dict(meta, source=('npy', path, label_path))
+        if not os.path.isdir(path):
+            raise UsageError(f'{flag} {path}: no such folder (give a folder of TFRecord shards or a .npy file)')
+        return dict(read_dataset_meta(path), source=('tfrecord', path, None))
     except (FileNotFoundError, ValueError) as err:
-        raise UsageError(f'{flag} {folder}: {err}') from None
+        raise UsageError(f'{flag} {path}: {err}') from None
 
 
-def check_data(meta, folder, model_config, num_classes):
+def check_data(meta, model_config, num_classes):
     """The stored sample shape and classes must fit the model: say what differs and where."""
-    C, _, V, M = meta['sample_shape']
-    want = (model_config.in_channels, model_config.num_person)
     from graphs import Graph
+
+    path = meta['source'][1]
+    C, _, V, M = meta['sample_shape']
     num_node = Graph(model_config.layout, 'uniform').num_node
-    if (C, V, M) != (want[0], num_node, want[1]):
-        raise UsageError(f'{folder}: records hold samples of shape (C, T, V, M) = {tuple(meta["sample_shape"])}, '
-                         f'the model takes C={want[0]}, V={num_node}, M={want[1]}')
+    if (C, V, M) != (model_config.in_channels, num_node, model_config.num_person):
+        raise UsageError(f'{path}: records hold samples of shape (C, T, V, M) = {tuple(meta["sample_shape"])}, '
+                         f'the model takes C={model_config.in_channels}, V={num_node}, M={model_config.num_person}')
     if meta.get('num_class') is not None and meta['num_class'] != num_classes:
-        raise UsageError(f'--num-classes is {num_classes} but {folder}/meta.json says the data has '
+        raise UsageError(f'--num-classes is {num_classes} but the meta.json of {path} says the data has '
                          f'{meta["num_class"]} classes')
 
 
-def distribute(strategy, folder, global_batch, training, seed, augment):
-    """A distributed dataset: each input pipeline reads its own shard of files (feeders use InputContext)."""
+def distribute(strategy, meta, global_batch, training, seed, augment):
+    """A distributed dataset over meta['source']: each input pipeline reads its own shard of files (TFRecords)
+    or of samples (.npy); the feeders take the InputContext."""
     import tensorflow as tf
-    from feeders import make_tfrecord_dataset
+    from feeders import make_npy_dataset, make_tfrecord_dataset
+
+    kind, path, label_path = meta['source']
 
     def dataset_fn(ctx):
-        # The feeder takes the global batch and batches ctx.get_per_replica_batch_size() of it per replica.
-        ds = make_tfrecord_dataset(folder, global_batch, training=training, input_context=ctx, seed=seed,
-                                   augment=augment if training else None)
+        # The feeders take the global batch and batch ctx.get_per_replica_batch_size() of it per replica.
+        kwargs = dict(training=training, input_context=ctx, seed=seed, augment=augment if training else None)
+        ds = (make_npy_dataset(path, label_path, global_batch, **kwargs) if kind == 'npy'
+              else make_tfrecord_dataset(path, global_batch, **kwargs))
         return ds.repeat() if training else ds
 
     # Evaluation yields sample names (strings): keep batches on the host, strategy.run copies x to devices.
@@ -186,13 +200,13 @@ def train(cfg, strategy, chief):
     from model.weights import checkpoint_meta, load_pretrained
     from training.schedule import steps_per_epoch as count_steps
 
-    train_meta = read_meta(cfg.train_data_path, '--train-data-path')
-    test_meta = read_meta(cfg.test_data_path, '--test-data-path') if cfg.test_data_path else None
+    train_meta = read_meta(cfg.train_data_path, '--train-data-path', cfg.train_label_path)
+    test_meta = read_meta(cfg.test_data_path, '--test-data-path', cfg.test_label_path) if cfg.test_data_path else None
     init = load_pretrained(cfg.weights, cfg.num_classes) if cfg.weights else None
     model_config = build_model_config(cfg, init.meta if init is not None else None)
-    check_data(train_meta, cfg.train_data_path, model_config, cfg.num_classes)
+    check_data(train_meta, model_config, cfg.num_classes)
     if test_meta is not None:
-        check_data(test_meta, cfg.test_data_path, model_config, cfg.num_classes)
+        check_data(test_meta, model_config, cfg.num_classes)
 
     replicas = strategy.num_replicas_in_sync
     global_batch = cfg.batch_size * replicas
@@ -232,7 +246,7 @@ def train(cfg, strategy, chief):
               f'step {int(optimizer.iterations.numpy())}, lr {float(schedule(optimizer.iterations)):.6g}', flush=True)
 
     train_step = make_train_step(cfg, strategy, model, optimizer, global_batch)
-    train_iter = iter(distribute(strategy, cfg.train_data_path, global_batch, True, cfg.seed, cfg.train_feeder_args))
+    train_iter = iter(distribute(strategy, train_meta, global_batch, True, cfg.seed, cfg.train_feeder_args))
     writer = tf.summary.create_file_writer(cfg.log_dir) if chief else tf.summary.create_noop_writer()
 
     start_epoch = int(epoch_var.numpy())
@@ -261,7 +275,7 @@ def train(cfg, strategy, chief):
 
         last = epoch + 1 == cfg.num_epochs
         if test_meta is not None and ((epoch + 1) % cfg.eval_freq == 0 or last):
-            result = evaluate(cfg, strategy, model, cfg.test_data_path, test_meta, writer,
+            result = evaluate(cfg, strategy, model, test_meta, writer,
                               int(optimizer.iterations.numpy()), chief)
             if result['top1'] > float(best_var.numpy()):
                 best_var.assign(result['top1'])
@@ -326,8 +340,8 @@ def make_train_step(cfg, strategy, model, optimizer, global_batch):
 NAME_BYTES = 64  # sample names travel as fixed-length byte codes: collectives gather numbers, not strings
 
 
-def predict_dataset(strategy, model, folder, global_batch):
-    """Logits, labels and names of every sample in a TFRecord folder, gathered from all replicas and workers.
+def predict_dataset(strategy, model, meta, global_batch):
+    """Logits, labels and names of every sample of a test set, gathered from all replicas and workers.
 
     Returns: logits (N, num_class) float32, labels (N,) int64, names list of N str (order: by replica).
     """
@@ -343,7 +357,7 @@ def predict_dataset(strategy, model, folder, global_batch):
         return [strategy.gather(v, axis=0) for v in strategy.run(replica_step, args=(x, y, name))]
 
     logits, labels, codes = [], [], []
-    for x, y, name in distribute(strategy, folder, global_batch, False, None, None):
+    for x, y, name in distribute(strategy, meta, global_batch, False, None, None):
         batch_logits, batch_labels, batch_codes = step(x, y, name)
         logits.append(batch_logits.numpy())
         labels.append(batch_labels.numpy())
@@ -352,14 +366,14 @@ def predict_dataset(strategy, model, folder, global_batch):
     return np.concatenate(logits), np.concatenate(labels), names
 
 
-def evaluate(cfg, strategy, model, folder, meta, writer, step, chief):
+def evaluate(cfg, strategy, model, meta, writer, step, chief):
     """Top-1/top-5/per-class accuracy and the confusion matrix, written to the log dir; returns the metrics."""
     import tensorflow as tf
 
     from training import metrics
 
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
-    logits, labels, names = predict_dataset(strategy, model, folder, global_batch)
+    logits, labels, names = predict_dataset(strategy, model, meta, global_batch)
     num_class = logits.shape[1]
     result = metrics.evaluate(logits, labels, num_class)
     print(f'eval on {len(labels)} samples: top-1 {100 * result["top1"]:.2f}%, top-5 {100 * result["top5"]:.2f}%, '
@@ -385,7 +399,7 @@ def test(cfg, strategy, chief):
     from model.stgcn import STGCN
     from model.weights import load_pretrained
 
-    meta = read_meta(cfg.test_data_path, '--test-data-path')
+    meta = read_meta(cfg.test_data_path, '--test-data-path', cfg.test_label_path)
     if not cfg.weights:
         raise UsageError('--phase test needs --weights (a .pth, a 2019 checkpoint, or this project\'s checkpoint)')
     loaded = load_pretrained(cfg.weights, cfg.num_classes)
@@ -394,13 +408,13 @@ def test(cfg, strategy, chief):
         print(f'warning: {cfg.weights} was trained on {trained_on!r} data but {cfg.test_data_path} holds '
               f'{data_mode!r} data (regenerate with gen_joint_data.py --mode {trained_on}); accuracy will suffer',
               file=sys.stderr, flush=True)
-    check_data(meta, cfg.test_data_path, loaded.config, loaded.config.num_class)
+    check_data(meta, loaded.config, loaded.config.num_class)
     with strategy.scope():
         model = STGCN(loaded.config)
         model.build((None,) + tuple(meta['sample_shape']))
         model.set_weights(loaded.get_weights())
     writer = tf.summary.create_file_writer(cfg.log_dir) if chief else tf.summary.create_noop_writer()
-    return evaluate(cfg, strategy, model, cfg.test_data_path, meta, writer, 0, chief)
+    return evaluate(cfg, strategy, model, meta, writer, 0, chief)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -422,7 +436,7 @@ def corrupt_shard_message(cfg):
     from feeders.tfrecord_feeder import find_corrupt_shard
 
     for folder in (cfg.train_data_path, cfg.test_data_path):
-        found = folder and find_corrupt_shard(folder)
+        found = folder and os.path.isdir(folder) and find_corrupt_shard(folder)
         if found:
             return f'{found[0]}: corrupted TFRecord ({found[1]}); regenerate it with data_gen/gen_tfrecord_data.py'
     return 'a TFRecord shard is corrupted (TensorFlow did not say which, and no shard fails on a re-read)'

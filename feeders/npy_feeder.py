@@ -3,6 +3,7 @@
 The array is opened as a read-only memmap (never loaded whole); an index is shuffled (training), each
 sample is read through tf.numpy_function, and the rest of the pipeline is the TFRecord feeder's.
 """
+import json
 import os
 import pickle
 
@@ -31,6 +32,19 @@ def load_npy_pair(data_path, label_path):
         raise ValueError(f'{label_path}: {len(names)} names and {len(labels)} labels for the '
                          f'{data.shape[0]} samples of {data_path}')
     return data, [str(n) for n in names], np.asarray(labels, dtype=np.int64)
+
+
+def read_npy_meta(data_path, label_path):
+    """The dataset meta of a .npy/.pkl pair, in read_dataset_meta's keys: num_samples and sample_shape from the
+    memmap, data_mode and num_class from the meta.json gen_joint_data writes beside it (None without one)."""
+    data, names, _ = load_npy_pair(data_path, label_path)
+    meta_path = os.path.join(os.path.dirname(os.path.abspath(data_path)), 'meta.json')
+    written = {}
+    if os.path.isfile(meta_path):
+        with open(meta_path) as f:
+            written = json.load(f)
+    return {'num_samples': len(names), 'sample_shape': list(data.shape[1:]),
+            'data_mode': written.get('data_mode'), 'num_class': written.get('num_class')}
 
 
 def make_npy_dataset(data_path, label_path, batch_size, training, input_context=None, shuffle_buffer=4096,

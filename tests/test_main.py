@@ -162,3 +162,15 @@ def test_corrupted_shard_is_named(tmp_path, capsys):
     assert run(['--train-data-path', bad, '--test-data-path', bad, '--num-epochs', 1, '--steps'], tmp_path) == 2
     err = _one_line_error(capsys)
     assert f'{shard}: corrupted TFRecord' in err and 'regenerate' in err
+
+
+def test_trains_from_npy_without_tfrecords(data, tmp_path, capsys):
+    """The .npy/.pkl pair of gen_joint_data, read through a memmap; labels from the sibling {part}_label.pkl."""
+    npy = data / 'train' / 'src' / 'train_data_joint.npy'
+    val = data / 'val' / 'src' / 'val_data_joint.npy'
+    assert run(['--train-data-path', npy, '--test-data-path', val, '--num-epochs', 1, '--steps'], tmp_path) == 0
+    out = capsys.readouterr().out
+    assert 'steps per epoch: 4, train samples: 16' in out and 'eval on 7 samples' in out
+    assert run(['--train-data-path', npy, '--train-label-path', tmp_path / 'none.pkl', '--test-data-path', val,
+                '--num-epochs', 1, '--steps'], tmp_path) == 2
+    assert f'{tmp_path / "none.pkl"}: file not found' in _one_line_error(capsys)

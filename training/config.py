@@ -82,9 +82,14 @@ def _dropout(v):
 OPTIONS = (
     Option('phase', 'phase', '--phase', 'str', 'train', 'what to run', choices=PHASES),
     Option('train_data_path', 'train_feeder_args.data_path', '--train-data-path', 'str', None,
-           'folder of training TFRecord shards (gen_tfrecord_data.py output)'),
+           'folder of training TFRecord shards (gen_tfrecord_data.py output), or a {part}_data_joint.npy '
+           '(gen_joint_data.py output) read through a memmap'),
     Option('test_data_path', 'test_feeder_args.data_path', '--test-data-path', 'str', None,
-           'folder of test TFRecord shards'),
+           'folder of test TFRecord shards (or a {part}_data_joint.npy, as for training)'),
+    Option('train_label_path', 'train_feeder_args.label_path', '--train-label-path', 'str', None,
+           'labels of a .npy training set (default: the {part}_label.pkl beside it)'),
+    Option('test_label_path', 'test_feeder_args.label_path', '--test-label-path', 'str', None,
+           'labels of a .npy test set (default: the {part}_label.pkl beside it)'),
     # The official feeder's augmentations (feeders/augment.py), all off in the official NTU recipe.
     Option('random_choose', 'train_feeder_args.random_choose', None, 'int', 0,
            'train on a random window of this many frames (0: whole clip)', check=_at_least(0)),
