@@ -74,7 +74,8 @@ def is_chief(strategy):
                                              and 'chief' not in resolver.cluster_spec().as_dict())
 
 
-def set_precision(cfg):
+def seed_and_precision(cfg):
+    """The global seeds (initial weights, dropout) and the mixed-precision policy."""
     import keras
 
     keras.utils.set_random_seed(cfg.seed)  # same initial weights whatever the replica count
@@ -193,7 +194,6 @@ def fingerprint(model):
 
 
 def train(cfg, strategy, chief):
-    import keras
     import tensorflow as tf
 
     from model.stgcn import STGCN
@@ -222,7 +222,8 @@ def train(cfg, strategy, chief):
         print(f'warning: {cfg.train_data_path} does not record its data mode (prenorm/raw): the checkpoint will not '
               'know which preprocessing it expects; regenerate the shards with data_gen/gen_tfrecord_data.py',
               file=sys.stderr, flush=True)
-    meta_var = tf.Variable(checkpoint_meta(model_config, cfg.model_preset, data_mode), dtype=tf.string,
+    preset = init.meta['preset'] if init is not None else cfg.model_preset
+    meta_var = tf.Variable(checkpoint_meta(model_config, preset, data_mode), dtype=tf.string,
                            trainable=False)  # outside the strategy scope: a host-side string
     with strategy.scope():
         model = STGCN(model_config)
@@ -317,8 +318,8 @@ def make_train_step(cfg, strategy, model, optimizer, global_batch):
         gradients = tf.function(gradients, jit_compile=True)
 
     def replica_step(x, y):
-        tf.debugging.assert_less(y, tf.cast(cfg.num_classes, y.dtype),
-                                 message=f'a training label is >= --num-classes {cfg.num_classes}')
+        # Records without a class count in meta.json are checked here, batch by batch.
+        tf.debugging.assert_less(y, tf.cast(cfg.num_classes, y.dtype), message=LABEL_CHECK)
         loss, grads = gradients(x, y)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss, tf.linalg.global_norm(grads)
@@ -337,6 +338,7 @@ def make_train_step(cfg, strategy, model, optimizer, global_batch):
 # Evaluation
 
 
+LABEL_CHECK = 'a training label is >= --num-classes'
 NAME_BYTES = 64  # sample names travel as fixed-length byte codes: collectives gather numbers, not strings
 
 
@@ -473,7 +475,7 @@ def main(argv=None):
         if chief:
             os.makedirs(cfg.log_dir, exist_ok=True)
             dump_config(cfg, os.path.join(cfg.log_dir, 'config.yaml'))
-        set_precision(cfg)
+        seed_and_precision(cfg)
         if cfg.phase == 'train':
             train(cfg, strategy, chief)
         else:
@@ -483,6 +485,12 @@ def main(argv=None):
         return 2
     except tf.errors.DataLossError:
         print(f'error: {corrupt_shard_message(cfg)}', file=sys.stderr)
+        return 2
+    except tf.errors.InvalidArgumentError as err:
+        if LABEL_CHECK not in err.message:
+            raise
+        print(f'error: --train-data-path {cfg.train_data_path}: {LABEL_CHECK} {cfg.num_classes}; give the number '
+              'of classes in the data', file=sys.stderr)
         return 2
     except NonFiniteLoss as err:
         print(f'error: {err}', file=sys.stderr)

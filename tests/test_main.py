@@ -174,3 +174,15 @@ def test_trains_from_npy_without_tfrecords(data, tmp_path, capsys):
     assert run(['--train-data-path', npy, '--train-label-path', tmp_path / 'none.pkl', '--test-data-path', val,
                 '--num-epochs', 1, '--steps'], tmp_path) == 2
     assert f'{tmp_path / "none.pkl"}: file not found' in _one_line_error(capsys)
+
+
+def test_labels_beyond_num_classes_without_meta_are_a_one_line_error(tmp_path, capsys):
+    records = tmp_path / 'records'
+    write_tiny_records(records, 8, num_class=3, num_shards=2)
+    meta = json.loads((records / 'meta.json').read_text())
+    meta['num_class'] = None  # as in shards written without a class count: only the labels can tell
+    (records / 'meta.json').write_text(json.dumps(meta))
+    capsys.readouterr()
+    assert run(['--train-data-path', records, '--test-data-path', records, '--num-classes', 2, '--num-epochs', 1,
+                '--steps'], tmp_path) == 2
+    assert 'a training label is >= --num-classes 2' in _one_line_error(capsys)
