@@ -12,10 +12,8 @@ outputs under temporary names that are renamed only when complete.
 import argparse
 import contextlib
 import functools
-import json
 import multiprocessing
 import os
-import pickle
 import signal
 import sys
 import time
@@ -27,7 +25,7 @@ from tqdm import tqdm
 if __package__ in (None, ''):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_gen import ntu  # noqa: E402
+from data_gen import ntu, streaming  # noqa: E402
 from data_gen.preprocess import MAX_BODY_KINECT, MAX_BODY_TRUE, MODES, sample_from_skeleton  # noqa: E402
 from data_gen.skeleton import NUM_JOINT, SkeletonError, read_skeleton  # noqa: E402
 
@@ -289,7 +287,7 @@ class Output:
             copy_rows(self.tmp, packed, self.rows)
             os.replace(packed, self.tmp)
         os.replace(self.tmp, self.path)
-        write_atomic(label_path, pickle.dumps((self.names, self.labels)))
+        streaming.write_pickle((self.names, self.labels), label_path)
 
     def discard(self):
         """Remove the temporary files (after a failure; a no-op after commit)."""
@@ -314,30 +312,19 @@ def temporary_path(path, tag=''):
     return os.path.join(folder, f'.{name}{tag}.{os.getpid()}.tmp')
 
 
-def write_atomic(path, data):
-    tmp = temporary_path(path)
-    try:
-        with open(tmp, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-
-
 def write_benchmark_files(folder, benchmark, args, outputs, skipped):
     """meta.json, and skipped.txt in skip mode (removed in fail mode, where nothing can have been skipped)."""
     meta = {'dataset': args.dataset, 'benchmark': benchmark, 'data_mode': args.mode,
             'max_frame': args.max_frame, 'num_class': ntu.NUM_CLASS[args.dataset],
             'parts': {part: {'num_samples': out.num_samples, 'num_skipped': out.num_skipped}
                       for part, out in outputs.items()}}
-    write_atomic(os.path.join(folder, 'meta.json'), (json.dumps(meta, indent=2) + '\n').encode())
+    streaming.write_json(meta, os.path.join(folder, 'meta.json'))
     skipped_path = os.path.join(folder, 'skipped.txt')
     if skipped is None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(skipped_path)
     else:
-        write_atomic(skipped_path, ''.join(f'{line}\n' for line in skipped).encode())
+        streaming.write_text(skipped, skipped_path)
 
 
 def print_summary(args, outputs, listing, stats, skipped, seconds):

@@ -27,6 +27,11 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
+if __package__ in (None, ''):  # run as a script: make the repository root importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_gen import streaming  # noqa: E402
+
 # TensorFlow is imported inside the two functions that write records, after the inputs are checked:
 # importing it logs several lines to stderr, which would bury the one-line error of a bad input.
 
@@ -149,12 +154,6 @@ def remove_stale_shards(dest, stem, keep):
             path.unlink()
 
 
-def write_json_atomic(path, obj):
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(obj, indent=2) + '\n')
-    os.replace(tmp, path)
-
-
 def main(argv=None):
     args = parse_args(argv)
     try:
@@ -186,7 +185,7 @@ def main(argv=None):
         'num_class': args.num_class or meta_in.get('num_class'),
         'shards': shards,
     }
-    write_json_atomic(dest / 'meta.json', meta)
+    streaming.write_json(meta, dest / 'meta.json')
     print(f'wrote {len(labels)} samples into {num_shards} shards under {dest}')
     return 0
 

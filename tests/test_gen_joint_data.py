@@ -1,6 +1,5 @@
 """data_gen.preprocess against the loop-based reference, and data_gen/gen_joint_data.py end to end."""
 import json
-import os
 import pathlib
 import pickle
 import subprocess
