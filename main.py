@@ -166,14 +166,20 @@ def build_model_config(cfg, weights_meta=None):
         raise UsageError(f'model_args: {err}') from None
 
 
-def build_optimizer(cfg, steps_per_epoch):
+def build_optimizer(cfg, steps_per_epoch, step):
+    """TorchSGD (loss-scaled for fp16) with the epoch schedule read at `step`, the train step's own counter.
+
+    Not the optimizer's iterations: a step the fp16 loss scaler skips does not advance those, and the LR drops
+    would come late; epochs are counted in train steps whatever the scaler does. Returns (optimizer, schedule).
+    """
     import keras
 
     from training.optimizer import TorchSGD
     from training.schedule import MultiStepLR
 
     schedule = MultiStepLR(cfg.base_lr, cfg.steps, steps_per_epoch)
-    optimizer = TorchSGD(learning_rate=schedule, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    optimizer = TorchSGD(learning_rate=lambda: schedule(step), momentum=0.9, nesterov=True,
+                         weight_decay=cfg.weight_decay)
     if cfg.mixed_precision == 'fp16':
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer, schedule
@@ -230,11 +236,12 @@ def train(cfg, strategy, chief):
         model.build((None,) + tuple(train_meta['sample_shape']))
         if init is not None:
             model.set_weights(init.get_weights())
-        optimizer, schedule = build_optimizer(cfg, spe)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False)  # train steps taken, skipped ones included
+        optimizer, schedule = build_optimizer(cfg, spe, step_var)
         optimizer.build(model.trainable_variables)  # slots exist before the first step, inside the scope
         epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
         best_var = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var, step=optimizer.iterations,
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch_var, step=step_var,
                                best_top1=best_var, meta=meta_var)
     # Only the chief writes the real checkpoint; other workers must take part in the save (it reads mirrored
     # variables collectively) but write to a scratch folder they delete.
@@ -244,9 +251,9 @@ def train(cfg, strategy, chief):
     if manager.latest_checkpoint:
         ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         print(f'resuming from {manager.latest_checkpoint}: epoch {int(epoch_var.numpy())}, '
-              f'step {int(optimizer.iterations.numpy())}, lr {float(schedule(optimizer.iterations)):.6g}', flush=True)
+              f'step {int(step_var.numpy())}, lr {float(schedule(step_var)):.6g}', flush=True)
 
-    train_step = make_train_step(cfg, strategy, model, optimizer, global_batch)
+    train_step = make_train_step(cfg, strategy, model, optimizer, global_batch, step_var)
     train_iter = iter(distribute(strategy, train_meta, global_batch, True, cfg.seed, cfg.train_feeder_args))
     writer = tf.summary.create_file_writer(cfg.log_dir) if chief else tf.summary.create_noop_writer()
 
@@ -255,7 +262,7 @@ def train(cfg, strategy, chief):
         losses, t0 = [], time.perf_counter()
         with progress(cfg, spe, f'epoch {epoch + 1}/{cfg.num_epochs}') as bar:
             for _ in range(spe):
-                step = int(optimizer.iterations.numpy())
+                step = int(step_var.numpy())
                 loss, gnorm = (float(v) for v in train_step(train_iter))
                 if not math.isfinite(loss):
                     raise NonFiniteLoss(f'loss is {loss} at step {step} (epoch {epoch + 1}); stopping. The last '
@@ -269,7 +276,7 @@ def train(cfg, strategy, chief):
                     tf.summary.scalar('train/lr', float(schedule(step)))
         seconds = time.perf_counter() - t0
         epoch_var.assign(epoch + 1)
-        with writer.as_default(step=int(optimizer.iterations.numpy())):
+        with writer.as_default(step=int(step_var.numpy())):
             tf.summary.scalar('train/samples_per_sec', spe * global_batch / seconds)
         print(f'epoch {epoch + 1}: mean loss {np.mean(losses):.4f}, lr {float(schedule(epoch * spe)):.6g}, '
               f'{spe * global_batch / seconds:.1f} samples/s', flush=True)
@@ -277,7 +284,7 @@ def train(cfg, strategy, chief):
         last = epoch + 1 == cfg.num_epochs
         if test_meta is not None and ((epoch + 1) % cfg.eval_freq == 0 or last):
             result = evaluate(cfg, strategy, model, test_meta, writer,
-                              int(optimizer.iterations.numpy()), chief)
+                              int(step_var.numpy()), chief)
             if result['top1'] > float(best_var.numpy()):
                 best_var.assign(result['top1'])
                 best_manager.save(checkpoint_number=epoch + 1)
@@ -290,8 +297,9 @@ def train(cfg, strategy, chief):
     return model
 
 
-def make_train_step(cfg, strategy, model, optimizer, global_batch):
-    """The per-replica step, wrapped in strategy.run; returns (mean loss, gradient norm) for the global batch.
+def make_train_step(cfg, strategy, model, optimizer, global_batch, step):
+    """The per-replica step, wrapped in strategy.run; returns (mean loss, gradient norm) for the global batch
+    and advances `step` (the LR schedule's counter) by one.
 
     The gradient norm logged is each replica's local gradient norm averaged over replicas (exact on one device).
     """
@@ -328,6 +336,7 @@ def make_train_step(cfg, strategy, model, optimizer, global_batch):
     def train_step(iterator):
         x, y = next(iterator)
         loss, gnorm = strategy.run(replica_step, args=(x, y))
+        step.assign_add(1)
         return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
                 strategy.reduce(tf.distribute.ReduceOp.MEAN, gnorm, axis=None))
 

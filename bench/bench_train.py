@@ -106,9 +106,10 @@ def keras_steps(args, jit):
     # so this script touches tf.distribute and tf.data to call it unchanged.
     strategy = tf.distribute.get_strategy()
     model = build_model('paper', num_class=NUM_CLASS)
-    optimizer, _ = main.build_optimizer(cfg, steps_per_epoch=1000)
+    step = tf.Variable(0, dtype=tf.int64)
+    optimizer, _ = main.build_optimizer(cfg, steps_per_epoch=1000, step=step)
     optimizer.build(model.trainable_variables)
-    train_step = main.make_train_step(cfg, strategy, model, optimizer, args.batch)
+    train_step = main.make_train_step(cfg, strategy, model, optimizer, args.batch, step)
 
     x, y = skeleton_batch(args.batch, args.frames)
     batches = iter(tf.data.Dataset.from_tensors((x, y)).repeat())  # the same batch every step

@@ -186,3 +186,20 @@ def test_labels_beyond_num_classes_without_meta_are_a_one_line_error(tmp_path, c
     assert run(['--train-data-path', records, '--test-data-path', records, '--num-classes', 2, '--num-epochs', 1,
                 '--steps'], tmp_path) == 2
     assert 'a training label is >= --num-classes 2' in _one_line_error(capsys)
+
+
+def test_fp16_skipped_steps_do_not_delay_the_lr_drop():
+    """The schedule reads main's step counter: a step the loss scaler skips (non-finite gradients) does not
+    advance the optimizer's iterations, but the epoch still ends on time."""
+    cfg = main.resolve_config(['--train-data-path', 'x', '--test-data-path', 'x', '--mixed-precision', 'fp16',
+                               '--base-lr', '0.1', '--steps', '1', '--num-epochs', '2'])
+    step = tf.Variable(0, dtype=tf.int64)
+    optimizer, schedule = main.build_optimizer(cfg, 1, step)  # one step per epoch: the drop comes at step 1
+    assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    weight = keras.Variable(np.ones(3, np.float32))
+    optimizer.build([weight])
+    assert float(optimizer.learning_rate) == pytest.approx(0.1)
+    optimizer.apply_gradients([(tf.constant([np.inf, 1.0, 1.0]), weight)])  # skipped by the loss scaler
+    step.assign_add(1)  # as the train step does after every step
+    assert int(optimizer.iterations.numpy()) == 0 and np.all(weight.numpy() == 1.0)
+    assert float(optimizer.learning_rate) == pytest.approx(0.01)  # epoch 2 has begun: the drop is on time
