@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from training.metrics import topk_accuracy
+
 PROG = 'ensemble.py'
 SHOWN_NAMES = 3  # sample names quoted in a mismatch error
 
@@ -114,16 +116,6 @@ def fuse(scores, weights, names):
     return sum(w * stack(table, names) for w, table in zip(weights, scores))
 
 
-def top_k_accuracy(scores, labels, k):
-    """Fraction of samples whose label is among the k highest scores (ties: the lower class index first).
-
-    Shape:
-        Input: scores (N, num_class), labels (N,).
-    """
-    top = np.argsort(-scores, axis=1, kind='stable')[:, :k]  # (N, k)
-    return float(np.mean(np.any(top == labels[:, None], axis=1)))
-
-
 def build_parser():
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split('\n')[0])
     parser.add_argument('--scores', nargs='+', required=True, type=pathlib.Path,
@@ -150,7 +142,7 @@ def run(args):
     width = max(len(row[0]) for row in rows)
     print(f'{"stream":<{width}}  {"weight":>6}  {"top-1":>6}  {f"top-{args.top_k}":>6}   ({len(names)} samples)')
     for name, weight, fused in rows:
-        top1, topk = (100 * top_k_accuracy(fused, labels, k) for k in (1, args.top_k))
+        top1, topk = (100 * topk_accuracy(fused, labels, k) for k in (1, args.top_k))
         print(f'{name:<{width}}  {weight:>6}  {top1:6.2f}  {topk:6.2f}')
 
 
