@@ -10,11 +10,11 @@ silently costs points. Every score file must cover exactly the samples of the la
 """
 import argparse
 import pathlib
-import pickle
 import sys
 
 import numpy as np
 
+from storage import files
 from training.metrics import topk_accuracy
 
 PROG = 'ensemble.py'
@@ -26,13 +26,11 @@ class EnsembleError(ValueError):
 
 
 def _unpickle(path):
+    """A data pickle, read without running code (storage.files.load_pickle)."""
     try:
-        with open(path, 'rb') as f:
-            return pickle.load(f)
-    except FileNotFoundError:
-        raise EnsembleError(f'{path}: no such file') from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
-        raise EnsembleError(f'{path}: not a readable pickle ({e})') from None
+        return files.load_pickle(path)
+    except files.StorageError as e:
+        raise EnsembleError(str(e)) from None
 
 
 def _name(key):

@@ -9,7 +9,7 @@ bodies and joints), hold the whole (N, 3, 300, 25, 2) array in memory, run the l
 pre_normalization on it, np.save. gen_joint_data reads each file once for both benchmarks, in parallel.
 Each run happens in its own process so its peak RSS (and its workers') is measured alone. gen_joint_data
 is run again on `--scale` times as many files to show its peak memory does not grow with N.
-Target (issue 3): >= 20x the reference's throughput on 2 cores, peak memory independent of N.
+Target: >= 20x the reference's throughput on 2 cores, peak memory independent of N.
 """
 import argparse
 import json

@@ -5,7 +5,7 @@
 
 Three rows, each measured in its own child process so the frameworks' allocators never share an address
 space and each peak RSS is that framework's alone:
-- Keras: this project's training step as main.py runs it (main.make_train_step on the default strategy:
+- Keras: this project's training step as main.py runs it (training.loop.make_train_step on the default strategy:
   forward, mean cross-entropy, gradients, TorchSGD with the MultiStepLR schedule, inside tf.function) and
   inference with model(x, training=False) inside tf.function.
 - Keras+XLA (--jit, the default): the same with main.py's --jit (forward and backward compiled by XLA) and
@@ -16,7 +16,7 @@ space and each peak RSS is that framework's alone:
 All three see the same structured input: smooth NTU-like skeleton trajectories in metres (one- and two-person
 clips), not zeros. Warm-up steps (tracing, XLA compilation, allocator growth) are excluded from the timing.
 Each child runs inference first, then training, and reports its VmHWM after each phase: the first is the
-inference peak, the second the peak of the whole run. Target (issue 4): Keras >= 1.25x PyTorch's training
+inference peak, the second the peak of the whole run. Target: Keras >= 1.25x PyTorch's training
 samples/s on the same CPU.
 
 Measured 2026-11-25 on 2 otherwise idle cores, TF 2.21 / Keras 3.15 / torch 2.13, the defaults (batch 8, T 300,
@@ -44,7 +44,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere in the repository
 
 NUM_CLASS = 60
-TARGET_RATIO = 1.25  # issue 4: this project's training throughput over the PyTorch reference's
+TARGET_RATIO = 1.25  # the project's target for this's training throughput over the PyTorch reference's
 ROWS = (('keras', 'Keras'), ('xla', 'Keras+XLA'), ('torch', 'PyTorch'))
 
 
@@ -92,8 +92,8 @@ def keras_steps(args, jit):
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     import keras
 
-    import main
     from model.stgcn import build_model
+    from training import loop
     from training.config import resolve_config
 
     keras.utils.set_random_seed(0)
@@ -107,9 +107,9 @@ def keras_steps(args, jit):
     strategy = tf.distribute.get_strategy()
     model = build_model('paper', num_class=NUM_CLASS)
     step = tf.Variable(0, dtype=tf.int64)
-    optimizer, _ = main.build_optimizer(cfg, steps_per_epoch=1000, step=step)
+    optimizer, _ = loop.build_optimizer(cfg, spe=1000, step=step)
     optimizer.build(model.trainable_variables)
-    train_step = main.make_train_step(cfg, strategy, model, optimizer, args.batch, step)
+    train_step = loop.make_train_step(cfg, strategy, model, optimizer, args.batch, step)
 
     x, y = skeleton_batch(args.batch, args.frames)
     batches = iter(tf.data.Dataset.from_tensors((x, y)).repeat())  # the same batch every step
@@ -253,7 +253,7 @@ def main():
     print(f'load average at end {" ".join(f"{a:.2f}" for a in os.getloadavg())}; '
           'wall per row (s): ' + ', '.join(f'{n} {r["child_s"]:.0f}' for n, r in results.items()))
     keras_ratio = args.batch * results['keras']['steps'] / results['keras']['train_s'] / torch_train
-    print(f'Target (issue 4): Keras >= {TARGET_RATIO}x PyTorch training samples/s: '
+    print(f'Target: Keras >= {TARGET_RATIO}x PyTorch training samples/s: '
           f'{"met" if keras_ratio >= TARGET_RATIO else "NOT met"} ({keras_ratio:.2f}x).')
     print('notes:\n'
           '- samples/s = batch x timed steps / their total wall time; the medians are per step.\n'

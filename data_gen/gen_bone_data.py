@@ -18,6 +18,8 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_gen import streaming  # noqa: E402
+from storage import files  # noqa: E402
+from storage.files import StorageError  # noqa: E402
 from graphs import LAYOUTS  # noqa: E402
 
 PROG = 'gen_bone_data'
@@ -43,14 +45,14 @@ def bones(x, parent):
 
 def resolve_layout(requested, src, num_joints):
     """--layout if given, else the layout recorded in meta.json beside ``src``, else the one with V joints."""
-    layout = requested or streaming.read_meta(src).get('layout')
+    layout = requested or files.read_meta(src).get('layout')
     if layout is None:
         by_size = {spec.NUM_NODE: name for name, spec in LAYOUTS.items()}
         if num_joints not in by_size:
-            raise streaming.StreamError(f'{src}: {num_joints} joints match no layout ({", ".join(LAYOUTS)})')
+            raise StorageError(f'{src}: {num_joints} joints match no layout ({", ".join(LAYOUTS)})')
         layout = by_size[num_joints]
     if LAYOUTS[layout].NUM_NODE != num_joints:
-        raise streaming.StreamError(
+        raise StorageError(
             f'{src}: V = {num_joints} joints, but layout {layout} has {LAYOUTS[layout].NUM_NODE}')
     return layout
 
@@ -68,11 +70,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         for src, dst in streaming.io_pairs(parser, args, [('joint', 'bone')]):
-            layout = resolve_layout(args.layout, src, streaming.load_samples(src).shape[3])
+            layout = resolve_layout(args.layout, src, files.load_samples(src).shape[3])
             parent = parents(layout)
             streaming.transform_npy(src, dst, lambda x: bones(x, parent), args.chunk_size)
-            streaming.report(src, dst, {'from': streaming.stream_name(src), 'layout': layout})
-    except streaming.StreamError as e:
+            streaming.report(src, dst, {'from': files.stream_name(src), 'layout': layout})
+    except StorageError as e:
         print(f'{PROG}: error: {e}', file=sys.stderr)
         return 2
     return 0

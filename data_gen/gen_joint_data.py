@@ -4,7 +4,7 @@
     python data_gen/gen_joint_data.py --dataset ntu120 --data-path ./data/nturgbd_raw/nturgb+d_skeletons \\
         ./data/nturgbd_raw/nturgb+d_skeletons120
 
-The data/label layout is 2s-AGCN's (reference §6): (N, 3, max_frame, 25, 2) float32, and a pickle of
+The data/label layout is 2s-AGCN's (docs/reference.md section 6): (N, 3, max_frame, 25, 2) float32, and a pickle of
 (sample names, 0-based labels), samples sorted by name. Unlike the reference tools, each file is read
 once for all benchmarks and parts, files are parsed in parallel, and samples stream into memory-mapped
 outputs under temporary names that are renamed only when complete.
@@ -25,9 +25,10 @@ from tqdm import tqdm
 if __package__ in (None, ''):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_gen import ntu, streaming  # noqa: E402
+from data_gen import ntu  # noqa: E402
 from data_gen.preprocess import MAX_BODY_KINECT, MAX_BODY_TRUE, MODES, sample_from_skeleton  # noqa: E402
 from data_gen.skeleton import NUM_JOINT, SkeletonError, read_skeleton  # noqa: E402
+from storage import files  # noqa: E402
 
 PARTS = ('train', 'val')
 DEFAULT_DATA_PATH = './data/nturgbd_raw/nturgb+d_skeletons'
@@ -115,13 +116,13 @@ def generate(args):
     with contextlib.ExitStack() as cleanup:
         outputs = {}
         for (b, part), indices in splits.items():
-            outputs[b, part] = Output(os.path.join(folders[b], f'{part}_data_joint.npy'), len(indices), sample_shape)
+            outputs[b, part] = Output(os.path.join(folders[b], files.data_file(part)), len(indices), sample_shape)
             cleanup.callback(outputs[b, part].discard)  # no-op once committed
         stats, errors = convert_all(args, samples, placements, outputs, cleanup)
         skipped = {b: bad_names + [e for i, e in errors.items() if any(k[0] == b for k, _ in placements[i])]
                    for b in args.benchmark}
         for (b, part), output in outputs.items():
-            output.commit(os.path.join(folders[b], f'{part}_label.pkl'))
+            output.commit(os.path.join(folders[b], files.label_file(part)))
         for b in args.benchmark:
             write_benchmark_files(folders[b], b, args, {p: outputs[b, p] for p in args.part},
                                   skipped[b] if args.on_error == 'skip' else None)
@@ -266,7 +267,7 @@ class Output:
 
     def __init__(self, path, num_rows, sample_shape):
         self.path, self.num_rows = path, num_rows
-        self.tmp = temporary_path(path)
+        self.tmp = files.temporary_path(path)
         self.rows, self.names, self.labels, self.num_skipped = [], [], [], 0
         open_memmap(self.tmp, mode='w+', dtype=np.float32, shape=(num_rows,) + sample_shape)  # unmapped at once
 
@@ -283,15 +284,15 @@ class Output:
     def commit(self, label_path):
         """Pack (if files were skipped) and rename the data, then write the labels."""
         if self.num_samples != self.num_rows:
-            packed = temporary_path(self.path, '.packed')
+            packed = files.temporary_path(self.path, '.packed')
             copy_rows(self.tmp, packed, self.rows)
             os.replace(packed, self.tmp)
         os.replace(self.tmp, self.path)
-        streaming.write_pickle((self.names, self.labels), label_path)
+        files.write_pickle((self.names, self.labels), label_path)
 
     def discard(self):
         """Remove the temporary files (after a failure; a no-op after commit)."""
-        for path in (self.tmp, temporary_path(self.path, '.packed')):
+        for path in (self.tmp, files.temporary_path(self.path, '.packed')):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(path)
 
@@ -306,25 +307,19 @@ def copy_rows(src, dst, rows):
         del source, target
 
 
-def temporary_path(path, tag=''):
-    """A hidden name beside path, unique to this process."""
-    folder, name = os.path.split(path)
-    return os.path.join(folder, f'.{name}{tag}.{os.getpid()}.tmp')
-
-
 def write_benchmark_files(folder, benchmark, args, outputs, skipped):
     """meta.json, and skipped.txt in skip mode (removed in fail mode, where nothing can have been skipped)."""
     meta = {'dataset': args.dataset, 'benchmark': benchmark, 'data_mode': args.mode,
             'max_frame': args.max_frame, 'num_class': ntu.NUM_CLASS[args.dataset],
             'parts': {part: {'num_samples': out.num_samples, 'num_skipped': out.num_skipped}
                       for part, out in outputs.items()}}
-    streaming.write_json(meta, os.path.join(folder, 'meta.json'))
+    files.write_meta(meta, folder)
     skipped_path = os.path.join(folder, 'skipped.txt')
     if skipped is None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(skipped_path)
     else:
-        streaming.write_text(skipped, skipped_path)
+        files.write_text(skipped, skipped_path)
 
 
 def print_summary(args, outputs, listing, stats, skipped, seconds):

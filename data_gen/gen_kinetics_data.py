@@ -30,6 +30,7 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_gen import streaming  # noqa: E402
+from storage import files  # noqa: E402
 
 PROG = 'gen_kinetics_data'
 NUM_JOINT = 18  # OpenPose COCO keypoints (graphs.openpose)
@@ -166,19 +167,19 @@ def gendata(data_dir, label_path, out_dir, part, skipped=None):
     their messages appended to it.
     """
     labels = read_labels(label_path)
-    files = sorted(pathlib.Path(data_dir).glob('*.json'))
-    if not files:
+    clips = sorted(pathlib.Path(data_dir).glob('*.json'))
+    if not clips:
         raise KineticsError(f'{data_dir}: no .json files')
     # A file without a label entry stays in, to be reported as bad input.
-    has_skeleton = [labels.get(f.stem, {}).get('has_skeleton', True) for f in files]
+    has_skeleton = [labels.get(f.stem, {}).get('has_skeleton', True) for f in clips]
     num_no_skeleton = has_skeleton.count(False)
-    files = [f for f, keep in zip(files, has_skeleton) if keep]
-    if not files:
+    clips = [f for f, keep in zip(clips, has_skeleton) if keep]
+    if not clips:
         raise KineticsError(f'{label_path}: no video of {data_dir} has a skeleton')
     names, label_list = [], []
 
     def samples():
-        for path in tqdm(files, desc=f'{part}: {data_dir}', unit='video', disable=None):
+        for path in tqdm(clips, desc=f'{part}: {data_dir}', unit='video', disable=None):
             try:
                 sample, label = clip_to_sample(path, labels.get(path.stem), label_path)
             except KineticsError as e:
@@ -191,13 +192,13 @@ def gendata(data_dir, label_path, out_dir, part, skipped=None):
             yield sample
 
     out_dir = pathlib.Path(out_dir)
-    npy = out_dir / f'{part}_data_joint.npy'
-    count = streaming.write_rows(samples(), len(files), npy, (3, MAX_FRAME, NUM_JOINT, NUM_PERSON_OUT))
+    npy = out_dir / files.data_file(part)
+    count = streaming.write_rows(samples(), len(clips), npy, (3, MAX_FRAME, NUM_JOINT, NUM_PERSON_OUT))
     if count == 0:
         npy.unlink()
         raise KineticsError(f'{data_dir}: every video was skipped, the last: {skipped[-1]}')
-    streaming.write_pickle((names, label_list), out_dir / f'{part}_label.pkl')
-    return {'num_samples': count, 'num_skipped': len(files) - count, 'num_no_skeleton': num_no_skeleton}
+    files.write_pickle((names, label_list), out_dir / files.label_file(part))
+    return {'num_samples': count, 'num_skipped': len(clips) - count, 'num_no_skeleton': num_no_skeleton}
 
 
 def write_folder_files(out_dir, parts, skipped):
@@ -207,9 +208,9 @@ def write_folder_files(out_dir, parts, skipped):
     meta = {'dataset': 'kinetics', 'data_mode': 'kinetics', 'num_class': NUM_CLASS, 'max_frame': MAX_FRAME,
             'layout': 'openpose', 'num_person_in': NUM_PERSON_IN, 'num_person_out': NUM_PERSON_OUT,
             'parts': parts}
-    streaming.write_json(meta, out_dir / 'meta.json')
+    files.write_meta(meta, out_dir)
     if skipped is not None:
-        streaming.write_text(skipped, out_dir / 'skipped.txt')
+        files.write_text(skipped, out_dir / 'skipped.txt')
     elif (out_dir / 'skipped.txt').exists():
         (out_dir / 'skipped.txt').unlink()
 

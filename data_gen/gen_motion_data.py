@@ -17,6 +17,8 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_gen import streaming  # noqa: E402
+from storage import files  # noqa: E402
+from storage.files import StorageError  # noqa: E402
 
 PROG = 'gen_motion_data'
 SOURCES = ('joint', 'bone')
@@ -47,8 +49,8 @@ def main(argv=None):
     try:
         for src, dst in streaming.io_pairs(parser, args, [(s, f'{s}_motion') for s in args.streams]):
             streaming.transform_npy(src, dst, motion, args.chunk_size)
-            streaming.report(src, dst, {'from': streaming.stream_name(src)})
-    except streaming.StreamError as e:
+            streaming.report(src, dst, {'from': files.stream_name(src)})
+    except StorageError as e:
         print(f'{PROG}: error: {e}', file=sys.stderr)
         return 2
     return 0

@@ -3,7 +3,7 @@
     python data_gen/gen_synthetic_data.py --out data/synthetic/nturgb+d_skeletons [--num-classes 10]
         [--num-performers 8] [--replications 2] [--seed 0] [--min-frames 40] [--max-frames 300] [--crlf]
 
-Every file carries every field of the Kinect v2 format (reference §1): frame count, body count, the ten
+Every file carries every field of the Kinect v2 format (docs/reference.md section 1): frame count, body count, the ten
 body fields (64-bit body IDs, hand states, lean), and 25 joint lines of x y z (camera space, metres),
 depth and colour pixel coordinates, the joint orientation quaternion (zeros at the leaf joints, as the
 SDK writes) and a tracking state, numbers printed with 7 significant digits like the SDK's.
@@ -24,11 +24,16 @@ import sys
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+if __package__ in (None, ''):  # run as a script: make the repository root importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from storage import files  # noqa: E402
+
 NUM_JOINT = 25
 FPS = 30
 CAMERA_YAW = {1: -45.0, 2: 0.0, 3: 45.0}  # degrees about the vertical axis through the scene centre
 FACING_YAW = {1: -45.0, 2: 45.0}  # replication -> performer facing camera 1 or camera 3
-# NTU-60 cross-subject performers (reference §2), taken alternately so any two performers span the split.
+# NTU-60 cross-subject performers (docs/reference.md section 2), taken alternately so any two performers span the split.
 TRAIN_PERFORMERS = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
 TEST_PERFORMERS = (3, 6, 7, 10, 11, 12, 20, 21, 22, 23, 24, 26, 29, 30, 32, 33, 36, 37, 39, 40)
 BODY_ID_BASE = 72057594037927936  # 2**56: Kinect body IDs in the release are 2**56 + a small counter
@@ -36,7 +41,7 @@ BODY_ID_BASE = 72057594037927936  # 2**56: Kinect body IDs in the release are 2*
 DEPTH_CAMERA = (365.0, 366.0, 256.4, 208.5)  # fx, fy, cx, cy
 COLOR_CAMERA = (1035.0, 1056.0, 977.0, 567.0)
 
-# Forward-kinematics tree (0-based joints, reference §3 numbering): the parent used to place each joint,
+# Forward-kinematics tree (0-based joints, docs/reference.md section 3 numbering): the parent used to place each joint,
 # rooted at the base of the spine (the ST-GCN edge list is rooted at the shoulder centre instead).
 FK_PARENT = (-1, 0, 20, 2, 20, 4, 5, 6, 20, 8, 9, 10, 0, 12, 13, 14, 0, 16, 17, 18, 1, 7, 7, 11, 11)
 # Rest pose offsets from the parent in metres, body frame: +x the performer's right, +y up, -z forward.
@@ -166,7 +171,7 @@ def act_touch_head(u, rng):
 
 
 # (name, function, base duration in frames at tempo 1, number of people, NTU action number). Files carry
-# the number of the nearest NTU-60 action (reference §1: label = A - 1), so a model trained on them names
+# the number of the nearest NTU-60 action (docs/reference.md section 1: label = A - 1), so a model trained on them names
 # its predictions with the real action list; squatting is filed as A008 "sitting down" and a single
 # person's punch as A050 "punching/slapping other person", the closest NTU-60 classes.
 ACTIONS = (
@@ -354,9 +359,7 @@ def generate(out, num_classes, num_performers, replications, seed, min_frames, m
                     to_camera, centre = camera_pose(cam_rng, camera, setup)
                     name = sample_name(setup, camera, performer, replication, action)
                     path = out / f'{name}.skeleton'
-                    tmp = path.with_name(path.name + '.tmp')
-                    tmp.write_bytes(skeleton_text(cam_rng, xyz, orient, to_camera, centre, newline).encode())
-                    os.replace(tmp, path)
+                    files.write_bytes(skeleton_text(cam_rng, xyz, orient, to_camera, centre, newline).encode(), path)
                     names.append(name)
     return names
 

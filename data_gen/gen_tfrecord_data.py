@@ -10,17 +10,15 @@ Each record is a tf.train.Example with the schema of the 2019 TF port plus the s
     name:     bytes  sample file name, e.g. b'S001C001P001R001A001'
 Shards are {dest}/{stem}-{k}.tfrecord ({stem} is the .npy name without `_data_joint.npy`, e.g. `train`),
 each written under a temporary name and renamed when complete. {dest}/meta.json describes the folder:
-num_samples, num_shards, sample_shape [C, T, V, M], data_mode, num_class, and `shards`
+num_samples, num_shards, sample_shape [C, T, V, M], max_frame (the stored T), data_mode, num_class, and `shards`
 ({file name: {num_records, num_bytes}}), which the feeder checks to name a truncated shard.
 
 Shuffling permutes an index, not the data: the .npy is opened as a memmap and read shard by shard in
 chunks, so memory stays bounded whatever N is.
 """
 import argparse
-import json
 import os
 import pathlib
-import pickle
 import re
 import sys
 
@@ -30,13 +28,12 @@ from tqdm import tqdm
 if __package__ in (None, ''):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_gen import streaming  # noqa: E402
+from storage import files  # noqa: E402
 
 # TensorFlow is imported inside the two functions that write records, after the inputs are checked:
 # importing it logs several lines to stderr, which would bury the one-line error of a bad input.
 
 CHUNK = 256  # samples read from the memmap at once: ~46 MB at (3, 300, 25, 2)
-NPY_SUFFIX = '_data_joint.npy'
 
 
 class InputError(Exception):
@@ -63,51 +60,23 @@ def parse_args(argv=None):
 
 
 def shard_stem(data_path):
-    """`train_data_joint.npy` -> `train`; any other `x.npy` -> `x`."""
-    name = pathlib.Path(data_path).name
-    if name.endswith(NPY_SUFFIX):
-        return name[:-len(NPY_SUFFIX)]
-    return name[:-len('.npy')] if name.endswith('.npy') else name
+    """`train_data_joint.npy` (any stream, or the official `train_data.npy`) -> `train`; any other `x.npy` -> `x`."""
+    return files.parse_data_name(data_path)[0]
 
 
 def load_inputs(data_path, label_path):
-    """Open the data as a read-only memmap and load (names, labels); check that they agree.
+    """The data as a read-only memmap and (names, labels), checked against each other (storage.files).
 
     Returns:
         data: memmap (N, C, T, V, M) float32, names: list[str], labels: np.int64 (N,)
     """
-    for flag, path in (('--data-path', data_path), ('--label-path', label_path)):
-        if not os.path.isfile(path):
-            raise InputError(f'{path}: file not found ({flag})')
     try:
-        data = np.load(data_path, mmap_mode='r')
-    except ValueError as err:
-        raise InputError(f'{data_path}: not a .npy array ({err})') from None
-    if data.ndim != 5:
-        raise InputError(f'{data_path}: expected a 5-d array (N, C, T, V, M), found shape {data.shape}')
-    try:
-        with open(label_path, 'rb') as f:
-            names, labels = pickle.load(f)
-    except (pickle.UnpicklingError, ValueError, TypeError, EOFError) as err:
-        raise InputError(f'{label_path}: expected a pickle of (names, labels) ({err})') from None
-    if len(names) != len(labels):
-        raise InputError(f'{label_path}: {len(names)} names but {len(labels)} labels')
-    if len(labels) != data.shape[0]:
-        raise InputError(f'{label_path}: {len(labels)} labels but {data_path} holds {data.shape[0]} samples')
+        data, names, labels = files.load_npy_pair(data_path, label_path)
+    except files.StorageError as err:
+        raise InputError(str(err)) from None
     if data.shape[0] == 0:
         raise InputError(f'{data_path}: no samples')
-    return data, [str(n) for n in names], np.asarray(labels, dtype=np.int64)
-
-
-def source_meta(data_path):
-    """The meta.json gen_joint_data writes beside the .npy, or {} when there is none."""
-    path = pathlib.Path(data_path).with_name('meta.json')
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise InputError(f'{path}:{err.lineno}: not valid JSON ({err.msg})') from None
+    return data, names, labels
 
 
 def shard_indices(num_samples, num_shards, shuffle, seed):
@@ -131,8 +100,7 @@ def serialize_example(sample, label, name):
 def write_shard(path, data, names, labels, indices, progress):
     """Write the samples `indices` (in that order) to `path` atomically."""
     import tensorflow as tf
-    tmp = path.with_name(path.name + '.tmp')
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
+    with files.atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
         for start in range(0, len(indices), CHUNK):
             chunk = indices[start:start + CHUNK]
             # Fancy-indexing the memmap reads only these rows; sorting keeps the reads sequential.
@@ -142,7 +110,6 @@ def write_shard(path, data, names, labels, indices, progress):
             for index in chunk:
                 writer.write(serialize_example(block[position[index]], labels[index], names[index]))
             progress.update(len(chunk))
-    os.replace(tmp, path)
 
 
 def remove_stale_shards(dest, stem, keep):
@@ -158,8 +125,8 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         data, names, labels = load_inputs(args.data_path, args.label_path)
-        meta_in = source_meta(args.data_path)
-    except InputError as err:
+        meta_in = files.read_meta(args.data_path)
+    except (InputError, files.StorageError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
 
@@ -181,11 +148,12 @@ def main(argv=None):
         'num_samples': len(labels),
         'num_shards': num_shards,
         'sample_shape': list(data.shape[1:]),
+        'max_frame': int(data.shape[2]),  # the stored T: what predict pads or cuts a new recording to
         'data_mode': args.data_mode or meta_in.get('data_mode'),
         'num_class': args.num_class or meta_in.get('num_class'),
         'shards': shards,
     }
-    streaming.write_json(meta, dest / 'meta.json')
+    files.write_meta(meta, dest)
     print(f'wrote {len(labels)} samples into {num_shards} shards under {dest}')
     return 0
 

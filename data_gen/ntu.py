@@ -1,4 +1,4 @@
-"""NTU RGB+D sample names, benchmark splits, missing-skeleton lists and action names (reference §1, §2)."""
+"""NTU RGB+D sample names, benchmark splits, missing-skeleton lists and action names (docs/reference.md sections 1 and 2)."""
 import os
 import re
 
@@ -13,7 +13,7 @@ LAST_SETUP = {'ntu60': 17, 'ntu120': 32}
 NUM_CLASS = {'ntu60': 60, 'ntu120': 120}
 BENCHMARKS = {'ntu60': ('xsub', 'xview'), 'ntu120': ('xsub', 'xset')}
 
-# Shahroudy et al. 2016 §3.2 (NTU-60) and Liu et al. 2019 (NTU-120): training performers of cross-subject.
+# Shahroudy et al. 2016, section 3.2 (NTU-60) and Liu et al. 2019 (NTU-120): training performers of cross-subject.
 TRAINING_SUBJECTS_60 = frozenset((1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38))
 TRAINING_SUBJECTS_120 = TRAINING_SUBJECTS_60 | frozenset((
     45, 46, 47, 49, 50, 52, 53, 54, 55, 56, 57, 58, 59, 70, 74, 78, 80, 81, 82, 83, 84, 85, 86, 89, 91, 92, 93,
@@ -47,7 +47,7 @@ def in_dataset(name, dataset):
 
 
 def is_training(name, benchmark, dataset='ntu60'):
-    """Whether the sample is in the training part of `benchmark` (reference §2)."""
+    """Whether the sample is in the training part of `benchmark` (docs/reference.md section 2)."""
     setup, camera, performer, _, _ = parse_name(name)
     if (dataset, benchmark) == ('ntu60', 'xsub'):
         return performer in TRAINING_SUBJECTS_60

@@ -1,6 +1,6 @@
 """Turn a parsed skeleton into one stored sample (C, T, V, M): raw, or 2s-AGCN body selection + pre-normalisation.
 
-'prenorm' follows 2s-AGCN's ntu_gendata.read_xyz + preprocess.pre_normalization (reference §6) exactly, per
+'prenorm' follows 2s-AGCN's ntu_gendata.read_xyz + preprocess.pre_normalization (docs/reference.md section 6) exactly, per
 sample and vectorised over frames: the same predicates ("empty" means the coordinates sum to zero, as there),
 the same float64 energies and argsort for body selection, the same float32 arithmetic for padding and
 centring, and the same degenerate-case rules for the two rotations. 'raw' follows the official ST-GCN

@@ -1,4 +1,4 @@
-"""Fast, strict reader for NTU RGB+D `.skeleton` files (reference §1).
+"""Fast, strict reader for NTU RGB+D `.skeleton` files (docs/reference.md section 1).
 
 The file is parsed in one go: numpy finds line and token boundaries on the raw bytes, and `np.fromstring`
 converts the x y z fields of all joint lines in one C call. Python only walks the frame and body headers

@@ -1,73 +1,20 @@
-"""Chunked .npy -> .npy transforms through memmaps, and atomic writes of the small files beside them.
+"""Chunked .npy -> .npy transforms through memmaps, for the stream generators (bone, motion, Kinetics).
 
 The derived streams of a full dataset (NTU-120 train: 63,026 x 3 x 300 x 25 x 2 float32, 11 GB) do not fit in
 memory: read the input with ``np.load(mmap_mode='r')``, transform a chunk of samples at a time into an
-``open_memmap`` under a temporary name in the output folder, and ``os.replace`` it when complete, so an
-interrupted run never leaves a truncated file under the final name.
+``open_memmap`` under a temporary name in the output folder (storage.files.atomic_path), renamed when complete,
+so an interrupted run never leaves a truncated file under the final name.
 """
-import contextlib
-import json
-import os
 import pathlib
-import pickle
 
 import numpy as np
 from numpy.lib.format import open_memmap
 from tqdm import tqdm
 
+from storage import files
+from storage.files import StorageError, atomic_path
+
 DEFAULT_CHUNK = 256  # samples per chunk: 256 NTU samples are 46 MB of float32
-
-
-class StreamError(ValueError):
-    """Bad input to a stream generator; the message names the file and what was wrong."""
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path beside ``path``; rename it to ``path`` on success, delete it on failure."""
-    path = pathlib.Path(path)
-    # Hidden, per process; not tempfile.mkstemp, whose 0600 mode would carry over to the output.
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def write_pickle(obj, path):
-    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
-        pickle.dump(obj, f)
-
-
-def write_json(obj, path):
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2)
-        f.write('\n')
-
-
-def write_text(lines, path):
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        f.writelines(f'{line}\n' for line in lines)
-
-
-def load_samples(path):
-    """Memory-map a stored (N, C, T, V, M) float array; StreamError when missing or of another rank.
-
-    Shape:
-        Output: (N, C, T, V, M), read-only memmap.
-    """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise StreamError(f'{path}: no such file')
-    try:
-        data = np.load(path, mmap_mode='r')
-    except ValueError as e:  # not a .npy file, or an object array that cannot be mapped
-        raise StreamError(f'{path}: not a readable .npy array ({e})') from None
-    if data.ndim != 5 or not np.issubdtype(data.dtype, np.floating):
-        raise StreamError(f'{path}: expected a float (N, C, T, V, M) array, got {data.dtype} {data.shape}')
-    return data
 
 
 def transform_npy(src, dst, transform, chunk_size=DEFAULT_CHUNK, desc=None):
@@ -77,7 +24,7 @@ def transform_npy(src, dst, transform, chunk_size=DEFAULT_CHUNK, desc=None):
     so chunking does not change the result. Both files are mapped afresh for each chunk, so pages already
     written leave this process's resident memory.
     """
-    shape = load_samples(src).shape
+    shape = files.load_samples(src).shape
     if chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
     with atomic_path(dst) as tmp:
@@ -126,24 +73,6 @@ def copy_head(src, dst, count):
         del source, target
 
 
-def stream_name(path):
-    """'val_data_bone_motion.npy' -> 'bone_motion': the stream a file holds, by the usual naming."""
-    stem = pathlib.Path(path).name.removesuffix('.npy')
-    return stem.split('_data_', 1)[1] if '_data_' in stem else stem
-
-
-def read_meta(npy_path):
-    """The meta.json beside ``npy_path`` as a dict, {} when there is none."""
-    path = pathlib.Path(npy_path).parent / 'meta.json'
-    if not path.is_file():
-        return {}
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise StreamError(f'{path}:{e.lineno}:{e.colno}: {e.msg}') from None
-
-
 def report(src, dst, info):
     """Record how ``dst`` was made in the meta.json beside it, and say what was written.
 
@@ -151,12 +80,12 @@ def report(src, dst, info):
     ``src`` (so data_mode and num_class follow the stream to a new folder). Without either (data made by
     another tool) nothing is recorded, and the output line says so.
     """
-    meta = read_meta(dst) or read_meta(src)
+    meta = files.read_meta(dst) or files.read_meta(src)
     if not meta:
         print(f'{dst} (no meta.json beside {src}: stream not recorded)')
         return
-    meta.setdefault('streams', {})[stream_name(dst)] = info
-    write_json(meta, pathlib.Path(dst).parent / 'meta.json')
+    meta.setdefault('streams', {})[files.stream_name(dst)] = info
+    files.write_meta(meta, pathlib.Path(dst).parent)
     print(dst)
 
 
@@ -181,7 +110,7 @@ def add_io_arguments(parser):
 def io_pairs(parser, args, stream_pairs):
     """[(src, dst)]: for each (input stream, output stream) and part under --data-dir, or the explicit pair.
 
-    Raises StreamError when an input is missing, before anything is written.
+    Raises StorageError when an input is missing, before anything is written.
     """
     if args.data_path is not None:
         if args.out is None:
@@ -190,11 +119,11 @@ def io_pairs(parser, args, stream_pairs):
     else:
         if args.out is not None:
             parser.error('--out goes with --data-path; under --data-dir outputs are named {part}_data_<stream>.npy')
-        pairs = [(args.data_dir / f'{part}_data_{a}.npy', args.data_dir / f'{part}_data_{b}.npy')
+        pairs = [(args.data_dir / files.data_file(part, a), args.data_dir / files.data_file(part, b))
                  for a, b in stream_pairs for part in args.parts]
     for src, dst in pairs:
         if not src.is_file():
-            raise StreamError(f'{src}: no such file (generate the {stream_name(src)} stream first)')
+            raise StorageError(f'{src}: no such file (generate the {files.stream_name(src)} stream first)')
         if src.resolve() == dst.resolve():
-            raise StreamError(f'{dst}: the output would overwrite its input')
+            raise StorageError(f'{dst}: the output would overwrite its input')
     return pairs

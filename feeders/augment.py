@@ -69,17 +69,16 @@ def auto_pading(x, size, seed=None):
     return _pad_time(x, before, total - before)
 
 
-def random_choose(x, size, seed, auto_pad=True):
-    """A random window of `size` frames; shorter clips are zero-padded at a random offset (auto_pad).
+def random_choose(x, size, seed):
+    """A random window of `size` frames; shorter clips are zero-padded at a random offset (the official
+    random_choose with auto_pad=True, the only way its feeder calls it).
 
     Shape:
-        x: (C, T, V, M) -> (C, size, V, M)   ((C, T, V, M) when T < size and not auto_pad)
+        x: (C, T, V, M) -> (C, size, V, M)
     """
     crop_seed, pad_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     begin = _uniform_int(crop_seed, tf.maximum(tf.shape(x)[1] - size, 0))
     window = x[:, begin:begin + size]
-    if not auto_pad:
-        return window
     out = auto_pading(window, size, pad_seed)
     return tf.ensure_shape(out, [x.shape[0], size if isinstance(size, int) else None, x.shape[2], x.shape[3]])
 
@@ -166,7 +165,7 @@ def random_move(x, seed, **candidates):
 
 
 def check_augment(augment):
-    """Validate an augment dict; returns it with defaults for the keys left out."""
+    """Validate an augment dict; returns it with defaults for the keys left out (what apply_augment takes)."""
     augment = dict(augment or {})
     unknown = sorted(set(augment) - set(AUGMENT_KEYS))
     if unknown:
@@ -178,17 +177,13 @@ def check_augment(augment):
             'random_choose': size, 'random_move': bool(augment.get('random_move'))}
 
 
-def is_active(augment):
-    return any(check_augment(augment).values())
-
-
 def apply_augment(x, augment, seed):
     """The official feeder's order: valid_crop, random_shift, random_choose / pad back, random_move.
+    `augment` is a check_augment() result (the feeders check it once, not per sample).
 
     Shape:
         x: (C, T, V, M) -> (C, random_choose or T, V, M)
     """
-    augment = check_augment(augment)
     shape = x.shape
     window = augment['random_choose'] or shape[1] or tf.shape(x)[1]
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))

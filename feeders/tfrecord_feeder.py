@@ -10,15 +10,14 @@ right size surfaces as TensorFlow's own DataLossError ("corrupted record at <off
 name the file: find_corrupt_shard() names it afterwards (main.py calls it on that error), since a
 per-record check would be too slow for the input pipeline.
 """
-import json
 import pathlib
 import re
 
 import tensorflow as tf
 
 from feeders import augment as aug
+from storage import files
 
-META_NAME = 'meta.json'
 FEATURES = {
     'features': tf.io.FixedLenFeature([], tf.string, default_value=''),
     'label': tf.io.FixedLenFeature([], tf.int64, default_value=-1),
@@ -50,34 +49,29 @@ def read_dataset_meta(folder, count_records=True):
     """The folder's meta.json; without one, count the records (count_records) and read the first's shape.
 
     Returns:
-        dict with num_samples, num_shards, sample_shape [C, T, V, M], data_mode, num_class and, when
+        dict with num_samples, num_shards, sample_shape [C, T, V, M], max_frame, data_mode, num_class and, when
         meta.json lists them or the records were counted, shards {file name: {num_records, num_bytes}}.
     """
     folder = pathlib.Path(folder)
-    meta_path = folder / META_NAME
-    if meta_path.is_file():
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as err:
-            raise ValueError(f'{meta_path}:{err.lineno}: not valid JSON ({err.msg})') from None
-        for key in ('num_samples', 'sample_shape'):
-            if key not in meta:
-                raise ValueError(f'{meta_path}: missing key "{key}"; regenerate with data_gen/gen_tfrecord_data.py')
+    meta = files.read_meta(folder, required=('num_samples', 'sample_shape'))
+    if meta:
+        meta.setdefault('max_frame', meta['sample_shape'][1])  # folders written before max_frame was recorded
         return meta
-    files = _glob_shards(folder)
-    meta = {'num_samples': None, 'num_shards': len(files), 'sample_shape': _infer_sample_shape(files[0]),
+    paths = _glob_shards(folder)
+    shape = _infer_sample_shape(paths[0])
+    meta = {'num_samples': None, 'num_shards': len(paths), 'sample_shape': shape, 'max_frame': shape[1],
             'data_mode': None, 'num_class': None}
     if count_records:
-        meta['shards'] = {path.name: _count_records(path) for path in files}
+        meta['shards'] = {path.name: _count_records(path) for path in paths}
         meta['num_samples'] = sum(shard['num_records'] for shard in meta['shards'].values())
     return meta
 
 
 def _glob_shards(folder):
-    files = sorted(pathlib.Path(folder).glob('*.tfrecord'), key=_natural_key)
-    if not files:
+    paths = sorted(pathlib.Path(folder).glob('*.tfrecord'), key=_natural_key)
+    if not paths:
         raise FileNotFoundError(f'{folder}: no *.tfrecord files (write them with data_gen/gen_tfrecord_data.py)')
-    return files
+    return paths
 
 
 def _shard_files(folder, meta):
@@ -93,9 +87,9 @@ def _shard_files(folder, meta):
     for name, shard in meta['shards'].items():
         path = folder / name
         if not path.is_file():
-            raise FileNotFoundError(f'{path}: shard listed in {folder / META_NAME} is missing')
+            raise FileNotFoundError(f'{path}: shard listed in {folder / files.META_NAME} is missing')
         if path.stat().st_size != shard['num_bytes']:
-            raise ValueError(f'{path}: {path.stat().st_size} bytes but {META_NAME} records {shard["num_bytes"]}; '
+            raise ValueError(f'{path}: {path.stat().st_size} bytes but {files.META_NAME} records {shard["num_bytes"]}; '
                              'the shard is truncated or was rewritten: regenerate with data_gen/gen_tfrecord_data.py')
         paths.append(str(path))
     return paths
@@ -156,43 +150,43 @@ def _make_reader(shape, with_name):
     return read
 
 
-def finish_pipeline(samples, batch_size, training, shuffle_buffer, seed, augment, deterministic):
+def finish_pipeline(samples, replica_batch, training, shuffle_buffer, seed, augment, deterministic):
     """Shuffle samples (training), augment, batch and prefetch; shared by the TFRecord and .npy feeders.
 
     samples yields (x (C, T, V, M), label[, name]). Pass shuffle_buffer=None when the source is already
-    shuffled. Returns batches (x (B, C, T', V, M), label (B,)[, name (B,)]).
+    shuffled. replica_batch is this input pipeline's (per replica under tf.distribute). Returns batches
+    (x (B, C, T', V, M), label (B,)[, name (B,)]).
     """
+    augment = aug.check_augment(augment)
     if training and shuffle_buffer:
         samples = samples.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if aug.is_active(augment):
-        augment = aug.check_augment(augment)
+    if any(augment.values()):
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)  # (2,) int64
         samples = tf.data.Dataset.zip((samples, seeds)).map(
             lambda sample, op_seed: (aug.apply_augment(sample[0], augment, op_seed),) + tuple(sample[1:]),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    batches = samples.batch(batch_size, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE,
+    batches = samples.batch(replica_batch, drop_remainder=training, num_parallel_calls=tf.data.AUTOTUNE,
                             deterministic=deterministic)
     return batches.prefetch(tf.data.AUTOTUNE)
 
 
-def make_tfrecord_dataset(folder, batch_size, training, input_context=None, shuffle_buffer=4096, seed=None,
-                          augment=None, with_name=None):
+def make_tfrecord_dataset(folder, global_batch, training, input_context=None, shuffle_buffer=4096, seed=None,
+                          augment=None):
     """Batches from the shards in `folder`.
 
     Args:
-        batch_size: the global batch size; under tf.distribute (input_context given) each input pipeline
-            batches input_context.get_per_replica_batch_size(batch_size) and reads every
+        global_batch: the global batch size; under tf.distribute (input_context given) each input pipeline
+            batches input_context.get_per_replica_batch_size(global_batch) and reads every
             num_input_pipelines-th shard.
         training: shuffle files and samples, drop the last partial batch, yield (x, label).
-            Otherwise keep file order and the remainder and yield (x, label, name).
+            Otherwise keep file order and the remainder and yield (x, label, name) (b'' names in shards that
+            have none).
         shuffle_buffer: samples held by the shuffle buffer (training only).
         seed: makes file order, sample order and augmentation reproducible; None draws fresh ones.
         augment: dict of feeders.augment.AUGMENT_KEYS, off by default.
-        with_name: include the name (b'' when the shards have none); default: not training.
     Shape:
         yields x float32 (B, C, T, V, M), label int64 (B,)[, name string (B,)]
     """
-    aug.check_augment(augment)
     meta = read_dataset_meta(folder, count_records=False)
     shape = [int(d) for d in meta['sample_shape']]
     paths = _shard_files(folder, meta)
@@ -201,12 +195,12 @@ def make_tfrecord_dataset(folder, batch_size, training, input_context=None, shuf
             raise ValueError(f'{folder}: {len(paths)} shards cannot feed {input_context.num_input_pipelines} '
                              'input pipelines; regenerate with more --num-shards')
         paths = paths[input_context.input_pipeline_id::input_context.num_input_pipelines]
-        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    replica_batch = input_context.get_per_replica_batch_size(global_batch) if input_context else global_batch
     deterministic = not training or seed is not None
-    files = tf.data.Dataset.from_tensor_slices(paths)
+    shard_names = tf.data.Dataset.from_tensor_slices(paths)
     if training:
-        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    with_name = not training if with_name is None else with_name
-    samples = files.interleave(_make_reader(shape, with_name), cycle_length=min(len(paths), 16), block_length=1,
+        shard_names = shard_names.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    samples = shard_names.interleave(_make_reader(shape, with_name=not training), cycle_length=min(len(paths), 16),
+                                     block_length=1,
                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
-    return finish_pipeline(samples, batch_size, training, shuffle_buffer, seed, augment, deterministic)
+    return finish_pipeline(samples, replica_batch, training, shuffle_buffer, seed, augment, deterministic)

@@ -1,4 +1,4 @@
 """Skeleton graphs for ST-GCN: pure numpy, no framework imports."""
-from graphs.graph import LAYOUTS, STRATEGIES, Graph
+from graphs.graph import LAYOUTS, PARTITIONS, Graph
 
-__all__ = ['Graph', 'LAYOUTS', 'STRATEGIES']
+__all__ = ['Graph', 'LAYOUTS', 'PARTITIONS']

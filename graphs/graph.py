@@ -1,15 +1,15 @@
-"""Assemble the ST-GCN adjacency stack A (K, V, V) for a skeleton layout and a partition strategy."""
+"""Assemble the ST-GCN adjacency stack A (K, V, V) for a skeleton layout and a partition."""
 import numpy as np
 
 from graphs import ntu_rgb_d, openpose
 from graphs.tools import edge2mat, get_hop_distance, normalize_digraph
 
 LAYOUTS = {'ntu-rgb+d': ntu_rgb_d, 'openpose': openpose}
-STRATEGIES = ('uniform', 'distance', 'spatial', 'agcn')
+PARTITIONS = ('uniform', 'distance', 'spatial', 'agcn')
 
 
 class Graph:
-    """The spatial graph of one skeleton layout, partitioned by one strategy.
+    """The spatial graph of one skeleton layout, partitioned one way.
 
     Strategies:
       uniform   one subset: self links + edges, column-normalised (official).
@@ -26,28 +26,28 @@ class Graph:
       edges: 0-based (child, parent) pairs in the official order.
     """
 
-    def __init__(self, layout='ntu-rgb+d', strategy='spatial', max_hop=1, dilation=1):
+    def __init__(self, layout='ntu-rgb+d', partition='spatial', max_hop=1, dilation=1):
         if layout not in LAYOUTS:
             raise ValueError(f"unknown graph layout {layout!r}; valid layouts: {', '.join(LAYOUTS)}")
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown graph strategy {strategy!r}; valid strategies: {', '.join(STRATEGIES)}")
+        if partition not in PARTITIONS:
+            raise ValueError(f"unknown graph partition {partition!r}; valid partitions: {', '.join(PARTITIONS)}")
         spec = LAYOUTS[layout]
-        self.layout, self.strategy = layout, strategy
+        self.layout, self.partition = layout, partition
         self.num_node, self.center, self.edges = spec.NUM_NODE, spec.CENTER, list(spec.INWARD)
         self.max_hop, self.dilation = max_hop, dilation
         self_links = [(i, i) for i in range(self.num_node)]
         self.hop_dis = get_hop_distance(self.num_node, self_links + self.edges, max_hop)
-        builder = self._agcn if strategy == 'agcn' else self._official
-        self.A = builder(strategy).astype(np.float32)
+        builder = self._agcn if partition == 'agcn' else self._official
+        self.A = builder(partition).astype(np.float32)
 
-    def _official(self, strategy):
+    def _official(self, partition):
         """The official st-gcn ``Graph.get_adjacency``, vectorised; (K, V, V) float64."""
         valid_hop = range(0, self.max_hop + 1, self.dilation)
         adjacency = np.isin(self.hop_dis, list(valid_hop)).astype(np.float64)
         normalized = normalize_digraph(adjacency)
-        if strategy == 'uniform':
+        if partition == 'uniform':
             return normalized[None]
-        if strategy == 'distance':
+        if partition == 'distance':
             return np.stack([np.where(self.hop_dis == hop, normalized, 0.0) for hop in valid_hop])
         # spatial: entry (j, i) of hop h is root when j and i are equally far from the centre, close when j
         # is further than i, further otherwise. inf == inf is True: that is the max-hop quirk.
@@ -62,7 +62,7 @@ class Graph:
             subsets += [root] if hop == 0 else [root + close, further]
         return np.stack(subsets)
 
-    def _agcn(self, strategy):
+    def _agcn(self, partition):
         """2s-AGCN's ``get_spatial_graph``: identity, inward, outward; (3, V, V) float64."""
         identity = edge2mat([(i, i) for i in range(self.num_node)], self.num_node)
         inward = normalize_digraph(edge2mat(self.edges, self.num_node))

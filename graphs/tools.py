@@ -1,7 +1,9 @@
 """Small pure-numpy graph utilities, as the official ST-GCN and 2s-AGCN compute them.
 
-Orientation: ``A[i, j]`` is the weight of joint i's message into joint j, because the model aggregates
-with ``einsum('nkctv,kvw->nctw', x, A)``. Normalisation divides each column by its degree.
+Orientation: ``A[i, j]`` is the weight of joint i's message into joint j: the official model aggregates with
+``einsum('nkctv,kvw->nctw', x, A)``, and model/stgcn.py's graph step (aggregate over the joints first, then the
+1x1 convolution) computes the same sum, output joint w = sum over v of x[v] * A[k, v, w]. Normalisation divides
+each column by its degree.
 """
 import numpy as np
 

@@ -1,14 +1,17 @@
 """Typed configuration of the ST-GCN model and its two named presets.
 
-`paper` is the official PyTorch model (Yan et al. 2018, reference §4); `tf2019` is the 2019 TensorFlow port
-whose Dropbox weights this project loads (reference §5). Everything that differs between the two lives in
+`paper` is the official PyTorch model (Yan et al. 2018, docs/reference.md section 4); `tf2019` is the 2019 TensorFlow port
+whose Dropbox weights this project loads (docs/reference.md section 5). Everything that differs between the two lives in
 `STGCNConfig`, so one model class serves both.
 """
 import dataclasses
 
-from graphs import LAYOUTS, STRATEGIES
+from graphs import LAYOUTS, PARTITIONS
 
 TEMPORAL_PADDINGS = ('symmetric', 'same')
+# The T of the official and the 2019 port's training data (NTU and Kinetics zero-padded to 300 frames): what
+# their weights expect, and what is assumed for this project's checkpoints written before they recorded it.
+DEFAULT_MAX_FRAME = 300
 INITS = ('official', 'keras')
 
 
@@ -25,7 +28,7 @@ class STGCNConfig:
     in_channels: int = 3
     num_person: int = 2
     layout: str = 'ntu-rgb+d'
-    strategy: str = 'spatial'
+    partition: str = 'spatial'
     edge_importance: bool = True
     dropout: float = 0.5
     bn_momentum: float = 0.9
@@ -39,7 +42,7 @@ class STGCNConfig:
         # A list (from YAML or JSON) is accepted for channels; the frozen config stores a tuple.
         object.__setattr__(self, 'channels', tuple(self.channels))
         _check_choice('layout', self.layout, LAYOUTS)
-        _check_choice('strategy', self.strategy, STRATEGIES)
+        _check_choice('partition', self.partition, PARTITIONS)
         _check_choice('temporal_padding', self.temporal_padding, TEMPORAL_PADDINGS)
         _check_choice('init', self.init, INITS)
         for name in ('num_class', 'in_channels', 'num_person'):
@@ -67,7 +70,11 @@ class STGCNConfig:
 
     @classmethod
     def from_dict(cls, d):
-        """Inverse of to_dict; unknown keys are an error naming them and the valid ones."""
+        """Inverse of to_dict; unknown keys are an error naming them and the valid ones. Checkpoints written
+        before the graph partition's field was named `partition` call it `strategy`."""
+        d = dict(d)
+        if 'strategy' in d and 'partition' not in d:
+            d['partition'] = d.pop('strategy')
         valid = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(d) - set(valid))
         if unknown:
@@ -81,12 +88,12 @@ def _check_choice(name, value, choices):
 
 
 PRESETS = {
-    # The official model (reference §4): PyTorch BN defaults (momentum 0.1 -> Keras 0.9, eps 1e-5),
+    # The official model (docs/reference.md section 4): PyTorch BN defaults (momentum 0.1 -> Keras 0.9, eps 1e-5),
     # padding=4 on both sides of every temporal conv, dropout 0.5 in blocks 2-10, N(0, 0.02) init.
     'paper': STGCNConfig(),
-    # The 2019 TF port (reference §5): 2s-AGCN graph, no edge importance, no dropout, Keras BN defaults,
+    # The 2019 TF port (docs/reference.md section 5): 2s-AGCN graph, no edge importance, no dropout, Keras BN defaults,
     # padding="same", Keras default initialisers.
-    'tf2019': STGCNConfig(strategy='agcn', edge_importance=False, dropout=0.0, bn_momentum=0.99,
+    'tf2019': STGCNConfig(partition='agcn', edge_importance=False, dropout=0.0, bn_momentum=0.99,
                           bn_epsilon=1e-3, temporal_padding='same', init='keras'),
 }
 

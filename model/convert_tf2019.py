@@ -1,6 +1,6 @@
 """The 2019 TF port's checkpoints (the Dropbox weights) -> a built Keras STGCN, preset `tf2019`.
 
-Those files are `tf.train.Checkpoint(model=, optimizer=)` object graphs; the key layout is reference §5. The
+Those files are `tf.train.Checkpoint(model=, optimizer=)` object graphs; the key layout is docs/reference.md section 5. The
 port's kernels are already Keras (kh, kw, I, O); only its 1x1 convs become this model's Dense kernels.
 """
 import os
@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from graphs import Graph
+from model.config import DEFAULT_MAX_FRAME
 from model.errors import WeightsError
 from model.stgcn import build_model
 
@@ -18,7 +19,7 @@ VALUE_SUFFIX = '/.ATTRIBUTES/VARIABLE_VALUE'
 SLOT_MARKER = '/.OPTIMIZER_SLOT/'
 LAYOUT_KEY = 'model/STGCN_layers/'
 # The port trained on NTU RGB+D only, with 2s-AGCN's identity / inward / outward graph.
-LAYOUT, STRATEGY = 'ntu-rgb+d', 'agcn'
+LAYOUT, PARTITION = 'ntu-rgb+d', 'agcn'
 
 
 def checkpoint_prefix(path):
@@ -61,12 +62,12 @@ def load_tf2019_checkpoint(path, num_class=None):
         raise WeightsError(f'{prefix}: the weights have {file_class} classes but num_class={num_class} was asked; '
                            f'pass num_class={file_class} or None')
     in_channels = shapes['model/STGCN_layers/0/sgcn/conv/kernel'][2]
-    model = build_model('tf2019', num_class=file_class, in_channels=in_channels, layout=LAYOUT, strategy=STRATEGY)
+    model = build_model('tf2019', num_class=file_class, in_channels=in_channels, layout=LAYOUT, partition=PARTITION)
 
     A = reader.get_tensor('model/A' + VALUE_SUFFIX)
-    expected_A = Graph(LAYOUT, STRATEGY).A
+    expected_A = Graph(LAYOUT, PARTITION).A
     if A.shape != expected_A.shape or not np.allclose(A, expected_A, atol=1e-6):
-        raise WeightsError(f'{prefix}: its graph model/A {A.shape} differs from the {LAYOUT}/{STRATEGY} graph '
+        raise WeightsError(f'{prefix}: its graph model/A {A.shape} differs from the {LAYOUT}/{PARTITION} graph '
                            f'{expected_A.shape} the port used; these weights were trained on another graph')
     targets = _targets(model)
     missing = sorted(set(targets) - set(shapes))
@@ -81,7 +82,7 @@ def load_tf2019_checkpoint(path, num_class=None):
             raise WeightsError(f'{prefix}: {key} has shape {shapes[key]}; the model expects '
                                f'{_port_shape(variable.shape, to_keras)}')
         variable.assign(to_keras(reader.get_tensor(key + VALUE_SUFFIX)).astype(np.float32))
-    model.meta = {'preset': 'tf2019', 'data_mode': 'prenorm', 'source': str(prefix)}
+    model.meta = {'preset': 'tf2019', 'data_mode': 'prenorm', 'max_frame': DEFAULT_MAX_FRAME, 'source': str(prefix)}
     return model
 
 

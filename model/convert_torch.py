@@ -1,9 +1,10 @@
 """Official PyTorch ST-GCN weights (st-gcn / mmskeleton `.pth`/`.pt`) -> a built Keras STGCN, preset `paper`.
 
-Key layout: reference §4. torch is imported only here, lazily; it is an optional dependency.
+Key layout: docs/reference.md section 4. torch is imported only here, lazily; it is an optional dependency.
 """
 import numpy as np
 
+from model.config import DEFAULT_MAX_FRAME
 from model.errors import WeightsError
 from model.stgcn import build_model
 
@@ -60,7 +61,7 @@ def state_dict_to_model(state_dict, num_class=None, source='state_dict'):
                         in_channels=in_channels)
 
     if sd['A'].shape != model.A.shape or not np.allclose(sd['A'], model.A, atol=1e-6):
-        raise WeightsError(f'{source}: its graph A differs from the {model.config.layout}/{model.config.strategy} '
+        raise WeightsError(f'{source}: its graph A differs from the {model.config.layout}/{model.config.partition} '
                            f'graph this model uses (max |diff| {_max_diff(sd["A"], model.A)}); these weights were '
                            f'trained on another graph')
     targets = _targets(model)
@@ -79,7 +80,7 @@ def state_dict_to_model(state_dict, num_class=None, source='state_dict'):
                                f'expects {tuple(variable.shape)} (as PyTorch {_torch_shape(variable.shape)}); '
                                f'the file is not an official ST-GCN with channels {model.config.channels}')
         variable.assign(value.astype(np.float32))
-    model.meta = {'preset': 'paper', 'data_mode': 'raw', 'source': str(source)}
+    model.meta = {'preset': 'paper', 'data_mode': 'raw', 'max_frame': DEFAULT_MAX_FRAME, 'source': str(source)}
     return model
 
 

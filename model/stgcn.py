@@ -211,7 +211,7 @@ class STGCN(keras.Model):
         super().__init__(**kwargs)
         self.config = config if config is not None else STGCNConfig()
         cfg = self.config
-        self.A = Graph(cfg.layout, cfg.strategy).A  # (K, V, V) float32 constant, not a variable
+        self.A = Graph(cfg.layout, cfg.partition).A  # (K, V, V) float32 constant, not a variable
         self.num_node = self.A.shape[1]
         # Raw coordinates are metres: data_bn runs in float32 (bfloat16 would round 3 m to ~1 cm).
         self.data_bn = _batch_norm(cfg, dtype='float32', name='data_bn')

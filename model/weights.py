@@ -1,6 +1,6 @@
 """Every kind of weights this project reads, behind one entry point, and the project's own weights format.
 
-    model = load_pretrained(path, num_class=None)   # a built STGCN; model.meta = {preset, data_mode, source}
+    model = load_pretrained(path, num_class=None)   # a built STGCN; model.meta = {preset, data_mode, max_frame, source}
     save_weights(model, 'out.weights.h5')           # the project's format: Keras weights + meta JSON inside
 
 The converter writes anything load_pretrained reads in the project's format, so official PyTorch weights
@@ -12,7 +12,6 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import zipfile
 
 if __name__ == '__main__':
@@ -23,10 +22,11 @@ import h5py
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from model.config import PRESETS, STGCNConfig
+from model.config import DEFAULT_MAX_FRAME, PRESETS, STGCNConfig
 from model.convert_tf2019 import checkpoint_prefix, is_tf2019_checkpoint, load_tf2019_checkpoint
 from model.errors import WeightsError
 from model.stgcn import STGCN
+from storage import files
 
 __all__ = ['load_pretrained', 'save_weights', 'checkpoint_meta', 'read_checkpoint_meta', 'WeightsError']
 
@@ -48,12 +48,14 @@ TORCH_LEGACY_MAGIC = b'\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19'
 TORCH_SUFFIXES = ('.pth', '.pt')
 
 
+
 def load_pretrained(path, num_class=None):
     """A built STGCN holding the weights at `path`, its preset chosen by the file.
 
     path: official .pth/.pt, a 2019 TF port checkpoint, a project training checkpoint (prefix or directory),
     or a project .weights.h5. num_class, when given, must equal the file's class count.
-    model.meta = {'preset', 'data_mode', 'source'}; data_mode says which preprocessing the weights expect.
+    model.meta = {'preset', 'data_mode', 'max_frame', 'source'}; data_mode says which preprocessing the weights
+    expect, max_frame the T their training samples had.
     """
     path = str(path)
     if not os.path.exists(path) and checkpoint_prefix(path) is None:
@@ -87,30 +89,28 @@ def save_weights(model, path, data_mode=None):
         raise ValueError(f'{path}: weights files must end in {WEIGHTS_SUFFIX} (Keras 3 reads no other name)')
     known = getattr(model, 'meta', None) or {}
     meta = checkpoint_meta(model.config, known.get('preset') or _preset_of(model.config),
-                           data_mode or known.get('data_mode'))
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=WEIGHTS_SUFFIX, dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    try:
-        model.save_weights(tmp)
+                           data_mode or known.get('data_mode'), known.get('max_frame', DEFAULT_MAX_FRAME))
+    with files.atomic_path(path, suffix=WEIGHTS_SUFFIX) as tmp:  # Keras reads and writes no other suffix
+        model.save_weights(str(tmp))
         with h5py.File(tmp, 'a') as f:
             f.attrs[META_ATTR] = meta
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
-def checkpoint_meta(config, preset, data_mode):
-    """The meta JSON stored with a model's weights: {"config": config.to_dict(), "preset", "data_mode"}.
+def checkpoint_meta(config, preset, data_mode, max_frame):
+    """The meta JSON stored with a model's weights: {"config": config.to_dict(), "preset", "data_mode",
+    "max_frame"}.
 
-    Training stores it as `meta=tf.Variable(checkpoint_meta(config, preset, data_mode))` in its
-    tf.train.Checkpoint, so that a checkpoint alone rebuilds its model. data_mode ('raw' | 'prenorm') is the
-    preprocessing the weights expect.
+    Training stores it as `meta=tf.Variable(checkpoint_meta(...))` in its tf.train.Checkpoint, so that a
+    checkpoint alone rebuilds its model. data_mode ('raw' | 'prenorm' | 'kinetics') is the preprocessing the
+    weights expect; max_frame the T their training samples were stored at (what predict pads a recording to).
     """
     if data_mode not in DATA_MODES:
         raise ValueError(f'data_mode must be one of {", ".join(DATA_MODES)}, got {data_mode!r}: it records the '
                          f'preprocessing the weights expect')
-    return json.dumps({'config': config.to_dict(), 'preset': preset, 'data_mode': data_mode}, sort_keys=True)
+    if not isinstance(max_frame, int) or max_frame < 1:
+        raise ValueError(f'max_frame must be an int >= 1, got {max_frame!r}')
+    return json.dumps({'config': config.to_dict(), 'preset': preset, 'data_mode': data_mode,
+                       'max_frame': max_frame}, sort_keys=True)
 
 
 def read_checkpoint_meta(path):
@@ -180,7 +180,8 @@ def _parse_meta(raw, source):
     try:
         meta = json.loads(text)
         config = meta['config']
-        meta = {'config': config, 'preset': meta['preset'], 'data_mode': meta['data_mode']}
+        meta = {'config': config, 'preset': meta['preset'], 'data_mode': meta['data_mode'],
+                'max_frame': int(meta.get('max_frame', DEFAULT_MAX_FRAME))}
     except (ValueError, KeyError, TypeError) as e:
         raise WeightsError(f'{source}: its meta is not {{"config", "preset", "data_mode"}} JSON ({e!r})') from None
     return meta
@@ -197,7 +198,8 @@ def _model_from_meta(meta, source, num_class):
                            f'asked; pass num_class={config.num_class} or None')
     model = STGCN(config)
     model.build((None, config.in_channels, None, model.num_node, config.num_person))
-    model.meta = {'preset': meta['preset'], 'data_mode': meta['data_mode'], 'source': str(source)}
+    model.meta = {'preset': meta['preset'], 'data_mode': meta['data_mode'], 'max_frame': meta['max_frame'],
+                  'source': str(source)}
     return model
 
 

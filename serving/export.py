@@ -9,22 +9,20 @@ DIR/model.tflite                the same signature; batch and T stay dynamic (th
 DIR/meta.json                   {"preset", "data_mode", "num_class", "source"}: inputs are
                                 data_gen.preprocess.skeleton_to_sample(path, mode=data_mode)
 
-The folder is built under a temporary name beside DIR and renamed into place when complete; an existing DIR
-is moved aside first and deleted afterwards, so DIR holds a complete export (briefly none between the renames).
+The folder is built under a temporary name beside DIR and swapped into place when complete
+(storage.files.atomic_folder), so DIR holds a complete export (briefly none between the renames).
 """
-import json
 import os
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
 
 from serving import ServingError, load_model
+from storage import files
 
 SIGNATURE = 'serving_default'
 TFLITE_NAME = 'model.tflite'
-META_NAME = 'meta.json'
+META_NAME = files.META_NAME
 
 
 def run(cfg):
@@ -33,18 +31,8 @@ def run(cfg):
     if os.path.exists(dest) and not os.path.isdir(dest):
         raise ServingError(f'--export-dir {cfg.export_dir}: exists and is not a folder')
     model = load_model(cfg)
-    parent = os.path.dirname(dest)
-    os.makedirs(parent, exist_ok=True)
-    # os.mkdir, not tempfile.mkdtemp: the export keeps the umask's permissions instead of mkdtemp's 0700.
-    tmp = os.path.join(parent, f'.{os.path.basename(dest)}.tmp-{os.getpid()}')
-    shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run of the same pid
-    os.mkdir(tmp)
-    try:
-        tflite_bytes = export_to(model, tmp)
-        replace_folder(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
+    with files.atomic_folder(dest) as tmp:
+        tflite_bytes = export_to(model, str(tmp))
     config = model.config
     print(f'wrote {cfg.export_dir}: SavedModel (signature {SIGNATURE}: x float32 (batch, {config.in_channels}, T, '
           f'{model.num_node}, {config.num_person}), batch and T dynamic -> logits, probabilities), {TFLITE_NAME} '
@@ -66,10 +54,10 @@ def export_to(model, folder):
     archive.write_out(folder, verbose=False)
 
     tflite_bytes = tf.lite.TFLiteConverter.from_saved_model(folder).convert()
-    write_bytes(os.path.join(folder, TFLITE_NAME), tflite_bytes)
+    files.write_bytes(tflite_bytes, os.path.join(folder, TFLITE_NAME))
     meta = {'preset': model.meta['preset'], 'data_mode': model.meta['data_mode'], 'num_class': config.num_class,
             'source': model.meta['source']}
-    write_bytes(os.path.join(folder, META_NAME), (json.dumps(meta, indent=2) + '\n').encode())
+    files.write_meta(meta, folder)
     return tflite_bytes
 
 
@@ -77,26 +65,3 @@ def serve(model, x):
     """Shape: x (batch, C, T, V, M) -> {'logits', 'probabilities'}, each (batch, num_class) float32."""
     logits = model(x, training=False)
     return {'logits': logits, 'probabilities': tf.nn.softmax(logits)}
-
-
-def write_bytes(path, data):
-    with open(path, 'wb') as f:
-        f.write(data)
-
-
-def replace_folder(src, dest):
-    """Rename the finished folder `src` to `dest`. An existing `dest` is first moved into a temporary folder
-    beside it (a rename cannot replace a non-empty folder) and deleted once `src` is in place."""
-    if not os.path.exists(dest):
-        os.rename(src, dest)
-        return
-    trash = tempfile.mkdtemp(prefix=f'.{os.path.basename(dest)}-old-', dir=os.path.dirname(dest))
-    old = os.path.join(trash, 'old')
-    os.rename(dest, old)
-    try:
-        os.rename(src, dest)
-    except BaseException:
-        os.rename(old, dest)  # keep the previous export when the new one cannot take its place
-        raise
-    finally:
-        shutil.rmtree(trash, ignore_errors=True)

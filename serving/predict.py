@@ -22,9 +22,6 @@ from data_gen.skeleton import SkeletonError
 from serving import ServingError, load_model
 
 BATCH_SIZE = 16
-# NTU RGB+D's longest sequence is 300 frames, the T every NTU dataset of this project is stored at. The model is
-# T-agnostic (it averages over time), so a file's zero padding up to 300 frames is what training saw.
-MAX_FRAME = 300
 SKELETON_SUFFIX = '.skeleton'
 # What an NTU .skeleton file yields per sample: (C, V, M) = x y z, 25 Kinect joints, 2 bodies.
 NTU_SAMPLE = (3, 25, 2)
@@ -36,7 +33,7 @@ def run(cfg):
     model = load_model(cfg)
     check_ntu_model(model, cfg.weights)
     k = min(cfg.top_k, model.config.num_class)
-    for batch_paths, logits in predict_logits(model, paths, model.meta['data_mode']):
+    for batch_paths, logits in predict_logits(model, paths, model.meta['data_mode'], model.meta['max_frame']):
         for path, row in zip(batch_paths, softmax(logits.astype(np.float64), axis=-1)):
             result = top_k(row, k)
             name = os.path.basename(path)
@@ -72,18 +69,22 @@ def check_ntu_model(model, weights):
                            f'give {NTU_SAMPLE}')
 
 
-def predict_logits(model, paths, data_mode, batch_size=BATCH_SIZE):
-    """Yield (paths of one batch, their logits float32 (B, num_class)), in the order of `paths`."""
+def predict_logits(model, paths, data_mode, max_frame, batch_size=BATCH_SIZE):
+    """Yield (paths of one batch, their logits float32 (B, num_class)), in the order of `paths`.
+
+    Each file is padded (or cut) to `max_frame`, the T the weights' training samples were stored at: the model
+    averages over time, so the zero padding must be what training saw.
+    """
     for start in range(0, len(paths), batch_size):
         batch = paths[start:start + batch_size]
-        x = np.stack([read_sample(path, data_mode) for path in batch])  # (B, C, T, V, M)
+        x = np.stack([read_sample(path, data_mode, max_frame) for path in batch])  # (B, C, T, V, M)
         yield batch, np.asarray(model(x, training=False))
 
 
-def read_sample(path, data_mode):
-    """One file preprocessed as gen_joint_data does. Shape: float32 (3, MAX_FRAME, 25, 2)."""
+def read_sample(path, data_mode, max_frame):
+    """One file preprocessed as gen_joint_data does. Shape: float32 (3, max_frame, 25, 2)."""
     try:
-        return skeleton_to_sample(path, mode=data_mode, max_frame=MAX_FRAME)
+        return skeleton_to_sample(path, mode=data_mode, max_frame=max_frame)
     except SkeletonError as err:
         raise ServingError(str(err)) from None  # already 'file:line: what is wrong'
     except OSError as err:

@@ -79,12 +79,6 @@ def test_random_choose_window_or_padding(size):
     assert starts == set(range(abs(T - size) + 1))
 
 
-def test_random_choose_without_auto_pad_keeps_a_short_clip():
-    x = _sample(valid=(0, T))
-    out = aug.random_choose(tf.constant(x), 30, tf.constant([0, 0], tf.int64), auto_pad=False)
-    np.testing.assert_array_equal(out.numpy(), x)
-
-
 def _official_move_arrays(num_frames, node, A, S, TX, TY):
     """st-gcn tools.random_move's per-frame arrays from its node values (the official linspace loop)."""
     a, s, t_x, t_y = (np.zeros(num_frames) for _ in range(4))
@@ -148,7 +142,7 @@ def test_random_move_keeps_zeros_only_without_translation():
 def test_valid_crop_and_the_pipeline_order():
     x = _sample(valid=(5, 17))
     np.testing.assert_array_equal(aug.valid_crop(tf.constant(x)).numpy(), x[:, 5:17])
-    cropped, spec = _both(lambda s, sd: aug.apply_augment(s, {'valid_crop': True}, sd), x, [0, 0])
+    cropped, spec = _both(lambda s, sd: aug.apply_augment(s, aug.check_augment({'valid_crop': True}), sd), x, [0, 0])
     np.testing.assert_array_equal(cropped[:, :12], x[:, 5:17])  # valid frames first, zeros after
     assert not cropped[:, 12:].any() and spec.shape == (C, T, V, M)
     every = {'valid_crop': True, 'random_shift': True, 'random_choose': 16, 'random_move': True}
@@ -158,7 +152,7 @@ def test_valid_crop_and_the_pipeline_order():
 
 def test_apply_augment_off_is_the_identity_and_bad_keys_fail():
     x = _sample()
-    out, _ = _both(lambda s, sd: aug.apply_augment(s, {}, sd), x, [0, 0])
+    out, _ = _both(lambda s, sd: aug.apply_augment(s, aug.check_augment({}), sd), x, [0, 0])
     np.testing.assert_array_equal(out, x)
     with pytest.raises(ValueError, match="unknown key.*'window'"):
         aug.check_augment({'window': 3})

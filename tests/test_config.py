@@ -7,7 +7,7 @@ import pytest
 
 from model.config import make_config
 from training.config import (OPTIONS, ConfigError, RunConfig, build_parser, dump_config, format_config,
-                             resolve_config)
+                             model_config, resolve_config)
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PATHS = ['--train-data-path', 'tr', '--test-data-path', 'te']
@@ -32,7 +32,7 @@ def test_table_is_consistent():
     yaml_keys = [o.yaml for o in OPTIONS]
     flags = [o.flag for o in OPTIONS if o.flag]
     assert len(set(names)) == len(names) and len(set(yaml_keys)) == len(yaml_keys) and len(set(flags)) == len(flags)
-    # The issue's flags, with the seed's names.
+    # The flags of the 2019 port and of this project.
     for flag in ('--train-data-path', '--test-data-path', '--base-lr', '--num-classes', '--batch-size',
                  '--num-epochs', '--steps', '--save-freq', '--checkpoint-path', '--log-dir', '--gpus', '--phase',
                  '--weights', '--model-preset', '--weight-decay', '--seed', '--mixed-precision', '--jit',
@@ -48,11 +48,11 @@ def test_table_is_consistent():
 
 def test_defaults_are_the_official_recipe():
     cfg = resolve_config(PATHS)
-    assert (cfg.base_lr, cfg.steps, cfg.num_epochs, cfg.batch_size, cfg.weight_decay) == (0.1, (10, 50), 80, 64, 1e-4)
-    assert (cfg.model_preset, cfg.num_classes, cfg.phase, cfg.config) == ('paper', 60, 'train', None)
+    assert (cfg.base_lr, cfg.lr_step_epochs, cfg.num_epochs, cfg.batch_size, cfg.weight_decay) == (0.1, (10, 50), 80, 64, 1e-4)
+    assert (cfg.model_preset, cfg.num_class, cfg.phase, cfg.config) == ('paper', 60, 'train', None)
     assert (cfg.save_freq, cfg.eval_freq, cfg.mixed_precision, cfg.gpus) == (10, 1, 'none', None)
-    assert cfg.model_args == {} and cfg.channels is None
-    assert cfg.train_feeder_args == {'valid_crop': False, 'random_shift': False, 'random_choose': 0,
+    assert (cfg.in_channels, cfg.dropout, cfg.edge_importance, cfg.layout, cfg.partition, cfg.channels) == (None,) * 6
+    assert cfg.augment == {'valid_crop': False, 'random_shift': False, 'random_choose': 0,
                                      'random_move': False}
 
 
@@ -68,8 +68,8 @@ def test_precedence_default_yaml_flag(tmp_path):
     cfg = resolve_config(['--config', path, '--batch-size', '8', '--num-classes', '60'] + PATHS)
     assert cfg.base_lr == 0.05          # YAML over default
     assert cfg.batch_size == 8          # flag over YAML
-    assert cfg.num_classes == 60        # flag over a nested YAML key
-    assert (cfg.num_epochs, cfg.steps) == (30, (5, 20))
+    assert cfg.num_class == 60        # flag over a nested YAML key
+    assert (cfg.num_epochs, cfg.lr_step_epochs) == (30, (5, 20))
     assert cfg.weight_decay == 1e-4     # neither: default
     assert cfg.config == path
     # A flag equal to the default still overrides the YAML: flags are seen by presence, not by value.
@@ -83,7 +83,7 @@ def test_yaml_paths_satisfy_the_phase(tmp_path):
     ''')
     cfg = resolve_config(['--config', path])
     assert (cfg.train_data_path, cfg.test_data_path) == ('a', 'b')
-    assert cfg.train_feeder_args == {'valid_crop': False, 'random_shift': False, 'random_choose': 150,
+    assert cfg.augment == {'valid_crop': False, 'random_shift': False, 'random_choose': 150,
                                      'random_move': True}
     assert resolve_config(['--config', path, '--train-data-path', 'c']).train_data_path == 'c'
 
@@ -105,9 +105,10 @@ def test_model_args_map_to_stgcn_config(tmp_path):
             strategy: uniform
     ''')
     cfg = resolve_config(['--config', path] + PATHS)
-    assert cfg.model_args == {'dropout': 0.0, 'edge_importance': False, 'strategy': 'uniform'}
-    model_config = make_config(cfg.model_preset, num_class=cfg.num_classes, channels=cfg.channels, **cfg.model_args)
-    assert (model_config.num_class, model_config.channels, model_config.strategy) == (120, (16, 32, 64), 'uniform')
+    assert (cfg.dropout, cfg.edge_importance, cfg.partition) == (0.0, False, 'uniform')
+    built = model_config(cfg)
+    assert built == make_config('paper', num_class=120, channels=(16, 32, 64), dropout=0.0, edge_importance=False,
+                                partition='uniform')
     assert resolve_config(['--channels', '8', '8', '16'] + PATHS).channels == (8, 8, 16)
 
 
@@ -120,7 +121,7 @@ def test_gpus_flag_takes_indices_or_device_names(tmp_path):
 
 
 def test_steps_without_value_means_no_decay():
-    assert resolve_config(['--steps', '--num-epochs', '3'] + PATHS).steps == ()
+    assert resolve_config(['--steps', '--num-epochs', '3'] + PATHS).lr_step_epochs == ()
 
 
 @pytest.mark.parametrize('text,line,expected', [
@@ -163,10 +164,10 @@ def test_yaml_errors_name_file_line_and_key(tmp_path, text, line, expected):
 
 def test_steps_must_be_below_num_epoch(tmp_path):
     message = error_of(['--num-epochs', '40'] + PATHS)
-    assert message.startswith('default steps: step [10, 50] must all be < num_epoch 40 (from --num-epochs)')
+    assert message.startswith('default step: step [10, 50] must all be < num_epoch 40 (from --num-epochs)')
     path = write(tmp_path, 'num_epoch: 50\nstep: [10, 50]\n')
     assert error_of(['--config', path] + PATHS).startswith(f'{path}:2: step: step [10, 50] must all be < num_epoch 50')
-    assert resolve_config(['--config', path, '--steps', '10', '40'] + PATHS).steps == (10, 40)
+    assert resolve_config(['--config', path, '--steps', '10', '40'] + PATHS).lr_step_epochs == (10, 40)
 
 
 @pytest.mark.parametrize('argv,expected', [
@@ -201,7 +202,7 @@ def test_missing_config_file(tmp_path):
 
 def test_empty_yaml_is_all_defaults(tmp_path):
     cfg = resolve_config(['--config', write(tmp_path, '# nothing\n')] + PATHS)
-    assert cfg.base_lr == 0.1 and cfg.steps == (10, 50)
+    assert cfg.base_lr == 0.1 and cfg.lr_step_epochs == (10, 50)
 
 
 def test_dump_then_load_round_trip(tmp_path):
@@ -247,32 +248,87 @@ def test_all_benchmark_configs_exist():
     assert 'config/demo.yaml' in CONFIGS
 
 
+# Every shipped config's resolved values: (phase, preset, num_class, layout, batch_size, base_lr, weight_decay,
+# num_epoch, step, random_choose, random_move, the data it reads (train: training set; test: test set), and the
+# weights it tests (test) or the scores it keeps for ensembling (train)). The official recipe: paper, lr 0.1,
+# wd 1e-4, 80 epochs, steps [10, 50]; the 2019 port's: tf2019, 50 epochs, steps [10, 40]; the paper's Kinetics:
+# batch 256, 50 epochs, steps [20, 30, 40], window 150 with random_move (docs/reference.md section 4, docs/departures.md).
+SHIPPED = {
+    'config/demo.yaml': ('train', 'paper', 60, None, 8, 0.1, 0.0001, 15, (11,), 0, False,
+        'demo_out/tfrecord/xsub/train', None),
+    'config/st_gcn/kinetics/test.yaml': ('test', 'paper', 400, 'openpose', 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/kinetics/val_data_joint', None),
+    'config/st_gcn/kinetics/train.yaml': ('train', 'paper', 400, 'openpose', 256, 0.1, 0.0001, 50, (20, 30, 40), 150, True,
+        'data/kinetics/train_data_joint', None),
+    'config/st_gcn/ntu-xsub/test.yaml': ('test', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xsub/val_data_joint', 'models/st_gcn.ntu-xsub-300b57d4.pth'),
+    'config/st_gcn/ntu-xsub/train.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xsub/train_data_joint', None),
+    'config/st_gcn/ntu-xsub/train_bone.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xsub/train_data_bone', 'logs/st_gcn/ntu-xsub_bone/scores_val.pkl'),
+    'config/st_gcn/ntu-xsub/train_bone_motion.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xsub/train_data_bone_motion', 'logs/st_gcn/ntu-xsub_bone_motion/scores_val.pkl'),
+    'config/st_gcn/ntu-xsub/train_joint_motion.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xsub/train_data_joint_motion', 'logs/st_gcn/ntu-xsub_joint_motion/scores_val.pkl'),
+    'config/st_gcn/ntu-xview/test.yaml': ('test', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xview/val_data_joint', 'models/st_gcn.ntu-xview-9ba67746.pth'),
+    'config/st_gcn/ntu-xview/train.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xview/train_data_joint', None),
+    'config/st_gcn/ntu-xview/train_bone.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xview/train_data_bone', 'logs/st_gcn/ntu-xview_bone/scores_val.pkl'),
+    'config/st_gcn/ntu-xview/train_bone_motion.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xview/train_data_bone_motion', 'logs/st_gcn/ntu-xview_bone_motion/scores_val.pkl'),
+    'config/st_gcn/ntu-xview/train_joint_motion.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu_raw/xview/train_data_joint_motion', 'logs/st_gcn/ntu-xview_joint_motion/scores_val.pkl'),
+    'config/st_gcn/ntu120-xset/test.yaml': ('test', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xset/val_data_joint', 'checkpoints/st_gcn/ntu120-xset'),
+    'config/st_gcn/ntu120-xset/train.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xset/train_data_joint', None),
+    'config/st_gcn/ntu120-xset/train_bone.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xset/train_data_bone', 'logs/st_gcn/ntu120-xset_bone/scores_val.pkl'),
+    'config/st_gcn/ntu120-xset/train_bone_motion.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xset/train_data_bone_motion', 'logs/st_gcn/ntu120-xset_bone_motion/scores_val.pkl'),
+    'config/st_gcn/ntu120-xset/train_joint_motion.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xset/train_data_joint_motion', 'logs/st_gcn/ntu120-xset_joint_motion/scores_val.pkl'),
+    'config/st_gcn/ntu120-xsub/test.yaml': ('test', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xsub/val_data_joint', 'checkpoints/st_gcn/ntu120-xsub'),
+    'config/st_gcn/ntu120-xsub/train.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xsub/train_data_joint', None),
+    'config/st_gcn/ntu120-xsub/train_bone.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xsub/train_data_bone', 'logs/st_gcn/ntu120-xsub_bone/scores_val.pkl'),
+    'config/st_gcn/ntu120-xsub/train_bone_motion.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xsub/train_data_bone_motion', 'logs/st_gcn/ntu120-xsub_bone_motion/scores_val.pkl'),
+    'config/st_gcn/ntu120-xsub/train_joint_motion.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120_raw/xsub/train_data_joint_motion', 'logs/st_gcn/ntu120-xsub_joint_motion/scores_val.pkl'),
+    'config/tf2019/ntu-xsub/test.yaml': ('test', 'tf2019', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu/xsub/val_data_joint', 'models/tf2019/xsub'),
+    'config/tf2019/ntu-xsub/train.yaml': ('train', 'tf2019', 60, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
+        'data/ntu/xsub/train_data_joint', None),
+    'config/tf2019/ntu-xview/test.yaml': ('test', 'tf2019', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu/xview/val_data_joint', 'models/tf2019/xview'),
+    'config/tf2019/ntu-xview/train.yaml': ('train', 'tf2019', 60, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
+        'data/ntu/xview/train_data_joint', None),
+    'config/tf2019/ntu120-xset/test.yaml': ('test', 'tf2019', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120/xset/val_data_joint', 'checkpoints/tf2019/ntu120-xset'),
+    'config/tf2019/ntu120-xset/train.yaml': ('train', 'tf2019', 120, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
+        'data/ntu120/xset/train_data_joint', None),
+    'config/tf2019/ntu120-xsub/test.yaml': ('test', 'tf2019', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
+        'data/ntu120/xsub/val_data_joint', 'checkpoints/tf2019/ntu120-xsub'),
+    'config/tf2019/ntu120-xsub/train.yaml': ('train', 'tf2019', 120, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
+        'data/ntu120/xsub/train_data_joint', None),
+}
+
+
+def test_every_shipped_config_is_in_the_table():
+    assert sorted(SHIPPED) == CONFIGS
+
+
 @pytest.mark.parametrize('path', CONFIGS)
-def test_shipped_config_loads(path):
+def test_shipped_config_resolves_to_its_recipe(path):
     cfg = resolve_config(['--config', path])
     text = pathlib.Path(ROOT, path).read_text()
     assert 'python main.py --config ' + path in text and 'Expected' in text  # says how it is run and what it reaches
-    if path == 'config/demo.yaml':
-        assert cfg.phase == 'train' and cfg.channels is not None
-        return
-    recipe, bench, part = pathlib.Path(path).parts[1:]
-    stem = part.removesuffix('.yaml')  # train, test, or train_{bone,joint_motion,bone_motion}
-    assert cfg.phase == stem.split('_')[0]
-    if bench == 'kinetics':  # the paper's Kinetics recipe (issue 5)
-        assert cfg.num_classes == 400 and cfg.model_args['layout'] == 'openpose' and cfg.model_args['in_channels'] == 3
-        if stem == 'train':
-            assert (cfg.batch_size, cfg.base_lr, cfg.num_epochs, cfg.steps) == (256, 0.1, 50, (20, 30, 40))
-            assert (cfg.random_choose, cfg.random_move) == (150, True)
-        return
-    assert cfg.num_classes == (120 if bench.startswith('ntu120') else 60)
-    assert cfg.batch_size == 64 and cfg.model_args == {} and cfg.channels is None
-    if stem.startswith('train_'):  # another stream: the same recipe on other data, scores kept for ensembling
-        stream = stem.removeprefix('train_')
-        assert cfg.train_data_path.endswith(f'train_data_{stream}') and cfg.save_scores
-    if stem.startswith('train'):
-        official = (cfg.model_preset, cfg.base_lr, cfg.weight_decay, cfg.num_epochs, cfg.steps)
-        assert official == (('paper', 0.1, 1e-4, 80, (10, 50)) if recipe == 'st_gcn'
-                            else ('tf2019', 0.1, 1e-4, 50, (10, 40)))
-        assert ('raw' in cfg.train_data_path) == (recipe == 'st_gcn')
-    else:
-        assert cfg.weights and cfg.model_preset == ('paper' if recipe == 'st_gcn' else 'tf2019')
+    data = cfg.train_data_path if cfg.phase == 'train' else cfg.test_data_path
+    other = cfg.weights if cfg.phase == 'test' else cfg.save_scores
+    assert (cfg.phase, cfg.model_preset, cfg.num_class, cfg.layout, cfg.batch_size, cfg.base_lr, cfg.weight_decay,
+            cfg.num_epochs, cfg.lr_step_epochs, cfg.random_choose, cfg.random_move, data, other) == SHIPPED[path]

@@ -28,8 +28,8 @@ def data(tmp_path_factory):
     return root
 
 
-def command(args):
-    return [sys.executable, 'main.py'] + TINY_MODEL + [str(a) for a in args]
+def command(args, script='main.py'):
+    return [sys.executable, script] + TINY_MODEL + [str(a) for a in args]
 
 
 def run(args, env=ENV, timeout=300):
@@ -90,7 +90,8 @@ def test_multi_worker_two_processes_end_identical(data, tmp_path):
     procs = []
     for index in range(2):
         tf_config = {'cluster': {'worker': workers}, 'task': {'type': 'worker', 'index': index}}
-        procs.append(subprocess.Popen(command(args), env=dict(ENV, TF_CONFIG=json.dumps(tf_config)),
+        procs.append(subprocess.Popen(command(args, 'tests/train_and_fingerprint.py'),
+                                      env=dict(ENV, TF_CONFIG=json.dumps(tf_config)),
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     outs = []
     for proc in procs:

@@ -109,7 +109,7 @@ def test_malformed_inputs(files, capsys):
            'nope.pkl: no such file')
     (files['dir'] / 'text.pkl').write_text('not a pickle')
     _fails(capsys, ['--scores', str(files['dir'] / 'text.pkl'), '--label-path', files['label']],
-           'text.pkl: not a readable pickle')
+           'text.pkl: not a data pickle')
     _fails(capsys, ['--scores', files['joint'], '--label-path', files['label']], '--top-k: 5 is not in [1, 3]')
     text_labels = _dump(files['dir'] / 'text_label.pkl', (NAMES, ['drink', 'eat', 'walk', 'eat']))
     _fails(capsys, ['--scores', files['joint'], '--label-path', text_labels], 'labels must be integer class indices')

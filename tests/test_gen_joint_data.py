@@ -94,7 +94,7 @@ def test_file_without_bodies_gives_zeros(tmp_path):
 
 def test_faithfulness_constants():
     # 2s-AGCN ntu_gendata: max_body_kinect 4, max_body_true 2; preprocess: centre joint #1, zaxis=[0, 1],
-    # xaxis=[8, 4]; rotation.py threshold 1e-6 (reference §6: joints 2, 1 -> 2, 9 - 5, 1-based).
+    # xaxis=[8, 4]; rotation.py threshold 1e-6 (docs/reference.md section 6: joints 2, 1 -> 2, 9 - 5, 1-based).
     assert (preprocess.MAX_BODY_KINECT, preprocess.MAX_BODY_TRUE) == (4, 2)
     assert preprocess.CENTER_JOINT == 1
     assert preprocess.Z_AXIS_JOINTS == (0, 1) and preprocess.X_AXIS_JOINTS == (8, 4)

@@ -1,4 +1,4 @@
-"""Graphs: every number of reference §3, and equality with a literal transcription of the official loops."""
+"""Graphs: every number of docs/reference.md section 3, and equality with a literal transcription of the official loops."""
 import ast
 import pathlib
 import re
@@ -9,7 +9,7 @@ import pytest
 from graphs import Graph, ntu_rgb_d
 from graphs.tools import normalize_digraph
 
-# layout, strategy -> (shape, non-zeros per subset, sum per subset), reference §3.
+# layout, partition -> (shape, non-zeros per subset, sum per subset), docs/reference.md section 3.
 TABLE = {
     ('ntu-rgb+d', 'spatial'): ((3, 25, 25), [25, 40, 8], [8.95, 13.3, 2.75]),
     ('ntu-rgb+d', 'distance'): ((2, 25, 25), [25, 48], [8.95, 16.05]),
@@ -20,10 +20,10 @@ TABLE = {
 }
 
 
-@pytest.mark.parametrize('layout,strategy', sorted(TABLE))
-def test_reference_table(layout, strategy):
-    shape, nonzeros, sums = TABLE[(layout, strategy)]
-    A = Graph(layout, strategy).A
+@pytest.mark.parametrize('layout,partition', sorted(TABLE))
+def test_reference_table(layout, partition):
+    shape, nonzeros, sums = TABLE[(layout, partition)]
+    A = Graph(layout, partition).A
     assert A.shape == shape and A.dtype == np.float32
     assert [int(np.count_nonzero(a)) for a in A] == nonzeros
     np.testing.assert_allclose([a.sum() for a in A], sums, atol=1e-4)
@@ -100,7 +100,7 @@ def test_agcn_partition():
 
 @pytest.mark.parametrize('kwargs,needle', [
     ({'layout': 'coco'}, "valid layouts: ntu-rgb+d, openpose"),
-    ({'strategy': 'spectral'}, "valid strategies: uniform, distance, spatial, agcn"),
+    ({'partition': 'spectral'}, "valid partitions: uniform, distance, spatial, agcn"),
 ])
 def test_unknown_names(kwargs, needle):
     with pytest.raises(ValueError, match=re.escape(needle)):

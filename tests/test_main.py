@@ -8,6 +8,8 @@ import pytest
 import tensorflow as tf
 
 import main
+from training import loop
+from training.config import resolve_config
 from model.weights import load_pretrained
 from tests.tiny_data import TINY_MODEL as TINY, write_tiny_records
 
@@ -46,11 +48,18 @@ def test_train_evaluate_then_test_phase(data, tmp_path, capsys):
     logs = tmp_path / 'logs'
     assert (logs / 'config.yaml').is_file()
     assert list(logs.glob('events.out.tfevents.*'))
-    assert (logs / 'per_class_accuracy.csv').is_file() and (logs / 'confusion_matrix.csv').is_file()
+    assert (logs / 'confusion_matrix.csv').is_file()
+    # The per-class CSV names the actions (the tiny records are filed under NTU's A001-A003) and their support.
+    rows = (logs / 'per_class_accuracy.csv').read_text().splitlines()
+    assert rows[0] == 'class,name,num_samples,accuracy'
+    assert [row.split(',')[:3] for row in rows[1:]] == [['0', 'drink water', '3'], ['1', 'eat meal/snack', '2'],
+                                                         ['2', 'brushing teeth', '2']]
     with open(scores, 'rb') as f:
         score_map = pickle.load(f)
     assert len(score_map) == 7 and all(np.shape(v) == (3,) for v in score_map.values())
 
+    # The checkpoint records the T the records were stored at: predict pads a recording to it.
+    assert load_pretrained(tmp_path / 'ckpt').meta['max_frame'] == 16
     # The checkpoint alone rebuilds its model for --phase test (preset and classes stored in it).
     assert main.main(['--phase', 'test', '--test-data-path', str(data / 'val'), '--weights', str(tmp_path / 'ckpt'),
                       '--num-classes', '3', '--batch-size', '3', '--log-dir', str(tmp_path / 'test_logs'),
@@ -70,11 +79,34 @@ def test_test_phase_warns_on_data_mode_mismatch(data, tmp_path, capsys):
     assert "was trained on 'prenorm' data" in err and "holds 'raw' data" in err
 
 
-@pytest.mark.parametrize('flags', [['--mixed-precision', 'bf16'], ['--mixed-precision', 'fp16'], ['--jit']])
-def test_precision_and_xla_train(data, tmp_path, capsys, flags):
-    assert run(['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 1,
-                '--steps'] + flags, tmp_path) == 0
-    assert 'eval on 7 samples' in capsys.readouterr().out
+def _scalars(log_dir, tag):
+    """{step: value} of one scalar in a run's TensorBoard event files."""
+    values = {}
+    for path in sorted(log_dir.glob('events.out.tfevents.*')):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values[event.step] = float(tf.make_ndarray(value.tensor))
+    return values
+
+
+@pytest.mark.parametrize('flags,compute_dtype', [(['--mixed-precision', 'bf16'], 'bfloat16'),
+                                                 (['--mixed-precision', 'fp16'], 'float16'),
+                                                 (['--jit'], 'float32')])
+def test_precision_and_xla_train(data, tmp_path, flags, compute_dtype):
+    """Two epochs of 4 steps, the LR dropping x0.1 at epoch 2: finite losses, the LR exactly at the boundary,
+    the blocks computing in the policy's dtype and float32 logits."""
+    argv = TINY + ['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 2,
+                   '--steps', 1, '--checkpoint-path', tmp_path / 'ckpt', '--log-dir', tmp_path / 'logs'] + flags
+    model = main.run(resolve_config([str(a) for a in argv]))
+    losses = _scalars(tmp_path / 'logs', 'train/loss')
+    assert sorted(losses) == list(range(8)) and all(np.isfinite(v) for v in losses.values())
+    lr = _scalars(tmp_path / 'logs', 'train/lr')
+    assert [lr[s] for s in (0, 3, 4, 7)] == pytest.approx([0.05, 0.05, 0.005, 0.005], rel=1e-6)
+    assert {block.compute_dtype for block in model.blocks} == {compute_dtype}
+    assert model.fcn.compute_dtype == 'float32'
+    logits = model(np.zeros((2, 3, 16, 25, 2), np.float32), training=False)
+    assert logits.dtype == 'float32' and logits.shape == (2, 3) and np.all(np.isfinite(np.asarray(logits)))
 
 
 def test_non_finite_loss_stops_naming_the_step(tmp_path, capsys):
@@ -99,6 +131,7 @@ def _one_line_error(capsys):
     (['--model-preset', 'resnet'], "--model-preset"),
     (['--num-classes', '5'], '--num-classes is 5 but'),
     (['--batch-size', '0'], '--batch-size 0: must be >= 1'),
+    (['--batch-size', '32'], '16 samples is fewer than one global batch of 32 (32 per replica x 1)'),
 ])
 def test_errors_exit_2_with_one_line(data, tmp_path, capsys, args, needle):
     base = ['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 1, '--steps']
@@ -173,7 +206,7 @@ def test_trains_from_npy_without_tfrecords(data, tmp_path, capsys):
     assert 'steps per epoch: 4, train samples: 16' in out and 'eval on 7 samples' in out
     assert run(['--train-data-path', npy, '--train-label-path', tmp_path / 'none.pkl', '--test-data-path', val,
                 '--num-epochs', 1, '--steps'], tmp_path) == 2
-    assert f'{tmp_path / "none.pkl"}: file not found' in _one_line_error(capsys)
+    assert f'{tmp_path / "none.pkl"}: no such file' in _one_line_error(capsys)
 
 
 def test_labels_beyond_num_classes_without_meta_are_a_one_line_error(tmp_path, capsys):
@@ -191,10 +224,10 @@ def test_labels_beyond_num_classes_without_meta_are_a_one_line_error(tmp_path, c
 def test_fp16_skipped_steps_do_not_delay_the_lr_drop():
     """The schedule reads main's step counter: a step the loss scaler skips (non-finite gradients) does not
     advance the optimizer's iterations, but the epoch still ends on time."""
-    cfg = main.resolve_config(['--train-data-path', 'x', '--test-data-path', 'x', '--mixed-precision', 'fp16',
+    cfg = resolve_config(['--train-data-path', 'x', '--test-data-path', 'x', '--mixed-precision', 'fp16',
                                '--base-lr', '0.1', '--steps', '1', '--num-epochs', '2'])
     step = tf.Variable(0, dtype=tf.int64)
-    optimizer, schedule = main.build_optimizer(cfg, 1, step)  # one step per epoch: the drop comes at step 1
+    optimizer, schedule = loop.build_optimizer(cfg, 1, step)  # one step per epoch: the drop comes at step 1
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     weight = keras.Variable(np.ones(3, np.float32))
     optimizer.build([weight])

@@ -167,11 +167,11 @@ def test_checkpoint_holds_every_block(tmp_path):
 
 def test_presets_are_the_documented_models():
     assert PRESETS['paper'] == STGCNConfig(
-        num_class=60, in_channels=3, num_person=2, layout='ntu-rgb+d', strategy='spatial', edge_importance=True,
+        num_class=60, in_channels=3, num_person=2, layout='ntu-rgb+d', partition='spatial', edge_importance=True,
         dropout=0.5, bn_momentum=0.9, bn_epsilon=1e-5, temporal_padding='symmetric', channels=(64, 128, 256),
         init='official')
     assert PRESETS['tf2019'] == STGCNConfig(
-        num_class=60, in_channels=3, num_person=2, layout='ntu-rgb+d', strategy='agcn', edge_importance=False,
+        num_class=60, in_channels=3, num_person=2, layout='ntu-rgb+d', partition='agcn', edge_importance=False,
         dropout=0.0, bn_momentum=0.99, bn_epsilon=1e-3, temporal_padding='same', channels=(64, 128, 256),
         init='keras')
     np.testing.assert_array_equal(build_model('tf2019', channels=SMALL).A, Graph('ntu-rgb+d', 'agcn').A)
@@ -210,7 +210,7 @@ def test_config_round_trips():
 @pytest.mark.parametrize('call, message', [
     (lambda: make_config('papper'), r"unknown preset 'papper'; valid: paper, tf2019"),
     (lambda: make_config('paper', layout='coco'), r"unknown layout 'coco'; valid: ntu-rgb\+d, openpose"),
-    (lambda: make_config('paper', strategy='spacial'), r"valid: uniform, distance, spatial, agcn"),
+    (lambda: make_config('paper', partition='spacial'), r"valid: uniform, distance, spatial, agcn"),
     (lambda: make_config('paper', temporal_padding='causal'), r"valid: symmetric, same"),
     (lambda: make_config('paper', dropuot=0.1), r"unknown STGCNConfig key\(s\) \['dropuot'\]; valid keys: .*dropout"),
     (lambda: STGCNConfig.from_dict({'num_classes': 60}), r"\['num_classes'\]; valid keys: \['num_class'"),

@@ -81,7 +81,7 @@ def test_preprocessing_is_the_one_recorded_with_the_weights(model, weights, caps
 
 def test_batches_give_the_logits_of_single_samples(model):
     paths = sorted(os.path.join(SKELETONS, name) for name in os.listdir(SKELETONS))[:6]
-    batches = list(predict.predict_logits(model, paths, 'raw', batch_size=4))
+    batches = list(predict.predict_logits(model, paths, 'raw', 300, batch_size=4))
     assert [batch for batch, _ in batches] == [paths[:4], paths[4:]]
     logits = np.concatenate([logits for _, logits in batches])
     single = np.concatenate([np.asarray(model(skeleton_to_sample(p, 'raw')[None], training=False)) for p in paths])

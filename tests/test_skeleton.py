@@ -187,7 +187,7 @@ def test_missing_lists_and_xview_sizes():
     missing60 = ntu.load_missing(ntu.MISSING_LISTS['ntu60'])
     missing120 = ntu.load_missing(ntu.MISSING_LISTS['ntu120'])
     assert len(missing60) == 302 and len(missing120) == 535 and missing60 <= missing120
-    # NTU-60 has 56,880 files, 18,960 per camera; the camera rule and the list give reference §2's sizes.
+    # NTU-60 has 56,880 files, 18,960 per camera; the camera rule and the list give docs/reference.md section 2's sizes.
     val = sum(ntu.parse_name(name)[1] == 1 for name in missing60)
     assert (2 * 18960 - (302 - val), 18960 - val) == (37646, 18932)
     assert all(not ntu.is_training(n, 'xview') for n in missing60 if ntu.parse_name(n)[1] == 1)

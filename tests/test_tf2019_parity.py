@@ -1,4 +1,4 @@
-"""Acceptance: a 2019 TF port checkpoint loads into the Keras model and gives the port's logits (reference §5).
+"""Acceptance: a 2019 TF port checkpoint loads into the Keras model and gives the port's logits (docs/reference.md section 5).
 
 The port is tests/tf2019_reference.py (raw TF ops, channels_first, Keras "same" padding); its checkpoint is
 written with tf.train.Checkpoint(model=, optimizer=) like the Dropbox files. T = 300 as in NTU RGB+D, where a
@@ -15,7 +15,7 @@ from tests.tf2019_reference import ReferenceSGD, TF2019Reference
 T = 300
 TOLERANCE = 1e-4
 VALUE = '/.ATTRIBUTES/VARIABLE_VALUE'
-# Reference §5: the port's blocks as (C_in, C_out); blocks 4 and 7 hold the conv residual.
+# docs/reference.md section 5: the port's blocks as (C_in, C_out); blocks 4 and 7 hold the conv residual.
 CHANNELS = [(3, 64), (64, 64), (64, 64), (64, 64), (64, 128), (128, 128), (128, 128), (128, 256), (256, 256),
             (256, 256)]
 CONV_RESIDUAL = (4, 7)
@@ -59,7 +59,7 @@ def loaded(port):
 
 
 def expected_model_keys():
-    """Reference §5's variable keys -> shapes, for 60 classes."""
+    """docs/reference.md section 5: the variable keys -> shapes, for 60 classes."""
     keys = {'model/A': (3, 25, 25), 'model/logits/kernel': (1, 1, 256, 60), 'model/logits/bias': (60,)}
     keys.update({f'model/data_bn/{name}': (75,) for name in BN})
     for i, (c_in, c_out) in enumerate(CHANNELS):
@@ -118,7 +118,7 @@ def test_block4_output_matches_the_port(port, loaded):
 def test_directory_form_loads_the_latest_checkpoint_with_the_same_weights(port, loaded):
     _, folder, prefix = port
     model = load_pretrained(folder)
-    assert model.meta == {'preset': 'tf2019', 'data_mode': 'prenorm', 'source': prefix}
+    assert model.meta == {'preset': 'tf2019', 'data_mode': 'prenorm', 'max_frame': 300, 'source': prefix}
     assert loaded.meta == model.meta
     assert model.config == make_config('tf2019', num_class=60)
     assert len(model.weights) == len(loaded.weights)

@@ -48,8 +48,9 @@ def test_shards_hold_every_sample_once_with_schema_and_meta(tmp_path):
     meta = json.loads((tmp_path / 'out' / 'meta.json').read_text())
     shard_names = [f'train-{k}.tfrecord' for k in range(4)]
     assert list(meta['shards']) == shard_names
-    assert {k: meta[k] for k in ('num_samples', 'num_shards', 'sample_shape', 'data_mode', 'num_class')} == {
-        'num_samples': N, 'num_shards': 4, 'sample_shape': list(SHAPE), 'data_mode': 'raw', 'num_class': 60}
+    assert {k: meta[k] for k in ('num_samples', 'num_shards', 'sample_shape', 'max_frame', 'data_mode', 'num_class')} \
+        == {'num_samples': N, 'num_shards': 4, 'sample_shape': list(SHAPE), 'max_frame': SHAPE[1], 'data_mode': 'raw',
+            'num_class': 60}
     records = []
     for name in shard_names:
         shard = _read_shard(tmp_path / 'out' / name)
@@ -125,9 +126,11 @@ def test_errors_exit_2_with_one_line(tmp_path, capsys):
         pickle.dump((['S001C001P001R001A001'] * 4, [0] * 4), f)
     _expect_error(capsys, _run(tmp_path, tmp_path / 'out'), 'train_label.pkl', '4 labels', '10 samples')
     np.save(tmp_path / 'train_data_joint.npy', np.zeros((4, 3, 8, 25), np.float32))
-    _expect_error(capsys, _run(tmp_path, tmp_path / 'out'), 'train_data_joint.npy', '5-d', '(4, 3, 8, 25)')
+    _expect_error(capsys, _run(tmp_path, tmp_path / 'out'), 'train_data_joint.npy',
+                  'expected a float (N, C, T, V, M) array', '(4, 3, 8, 25)')
+    _write_pair(tmp_path)
     (tmp_path / 'train_label.pkl').unlink()
-    _expect_error(capsys, _run(tmp_path, tmp_path / 'out'), 'train_label.pkl', 'not found', '--label-path')
+    _expect_error(capsys, _run(tmp_path, tmp_path / 'out'), 'train_label.pkl: no such file')
     assert not (tmp_path / 'out').exists()
 
 
@@ -137,4 +140,4 @@ def test_a_fresh_process_prints_exactly_one_line(tmp_path):
                              '--label-path', str(tmp_path / 'x.pkl'), '--dest-folder', str(tmp_path / 'out')],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
-    assert result.stderr == f'error: {tmp_path / "x.npy"}: file not found (--data-path)\n'
+    assert result.stderr == f'error: {tmp_path / "x.npy"}: no such file\n'

@@ -78,7 +78,7 @@ def test_logits_and_block_output_match_torch_at_full_length(torch_model, weight_
 
     for path in weight_files:
         model = load_torch_weights(path)
-        assert model.meta == {'preset': 'paper', 'data_mode': 'raw', 'source': str(path)}
+        assert model.meta == {'preset': 'paper', 'data_mode': 'raw', 'max_frame': 300, 'source': str(path)}
         logits = np.asarray(model(x, training=False))
         assert logits.dtype == np.float32 and logits.shape == (2, 60)
         np.testing.assert_allclose(logits, torch_logits, rtol=0, atol=TOLERANCE, err_msg=str(path))
@@ -165,7 +165,7 @@ def test_openpose_layout_and_classes_come_from_the_shapes():
     torch.manual_seed(1)
     reference = TorchSTGCN(num_class=400, layout='openpose').eval()
     model = state_dict_to_model(reference.state_dict())
-    assert (model.config.layout, model.config.num_class, model.config.strategy) == ('openpose', 400, 'spatial')
+    assert (model.config.layout, model.config.num_class, model.config.partition) == ('openpose', 400, 'spatial')
     x = skeleton_clips(1, 16, persons=2, seed=5)[:, :, :, :18]
     with torch.no_grad():
         expected = reference(torch.from_numpy(x)).numpy()

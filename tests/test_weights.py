@@ -63,7 +63,7 @@ def training_checkpoint(model, data_mode, epoch=1):
     optimizer.build(model.trainable_variables)
     return tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=tf.Variable(epoch, dtype=tf.int64),
                                step=tf.Variable(100 * epoch, dtype=tf.int64),
-                               meta=tf.Variable(checkpoint_meta(model.config, 'paper', data_mode)))
+                               meta=tf.Variable(checkpoint_meta(model.config, 'paper', data_mode, 300)))
 
 
 @pytest.fixture(scope='module')
@@ -94,10 +94,10 @@ def test_weights_h5_round_trip_keeps_weights_config_and_meta(tmp_path):
     assert os.listdir(tmp_path) == ['small.weights.h5']  # the temporary file was renamed, nothing left over
     with h5py.File(path, 'r') as f:
         assert json.loads(f.attrs[META_ATTR]) == {'config': model.config.to_dict(), 'preset': 'tf2019',
-                                                  'data_mode': 'prenorm'}
+                                                  'data_mode': 'prenorm', 'max_frame': 300}
     loaded = load_pretrained(path)
     assert loaded.config == model.config
-    assert loaded.meta == {'preset': 'tf2019', 'data_mode': 'prenorm', 'source': str(path)}
+    assert loaded.meta == {'preset': 'tf2019', 'data_mode': 'prenorm', 'max_frame': 300, 'source': str(path)}
     assert_same_weights(loaded, model)
     np.testing.assert_array_equal(loaded(clip(), training=False), model(clip(), training=False))
 
@@ -108,17 +108,19 @@ def test_save_weights_takes_data_mode_from_model_meta_and_checks_it(tmp_path):
         save_weights(model, tmp_path / 'a.weights.h5')
     with pytest.raises(ValueError, match=r'must end in \.weights\.h5'):
         save_weights(model, tmp_path / 'a.h5', data_mode='raw')
-    model.meta = {'preset': 'paper', 'data_mode': 'raw', 'source': 'x.pth'}
+    model.meta = {'preset': 'paper', 'data_mode': 'raw', 'max_frame': 300, 'source': 'x.pth'}
     save_weights(model, tmp_path / 'a.weights.h5')
     assert load_pretrained(tmp_path / 'a.weights.h5').meta['data_mode'] == 'raw'
 
 
-def test_checkpoint_meta_is_the_config_preset_and_data_mode():
+def test_checkpoint_meta_is_the_config_preset_data_mode_and_max_frame():
     config = make_config('tf2019', num_class=120)
-    assert json.loads(checkpoint_meta(config, 'tf2019', 'prenorm')) == {
-        'config': config.to_dict(), 'preset': 'tf2019', 'data_mode': 'prenorm'}
+    assert json.loads(checkpoint_meta(config, 'tf2019', 'prenorm', 64)) == {
+        'config': config.to_dict(), 'preset': 'tf2019', 'data_mode': 'prenorm', 'max_frame': 64}
     with pytest.raises(ValueError, match="data_mode must be one of raw, prenorm, kinetics, unknown, got 'normalised'"):
-        checkpoint_meta(config, 'tf2019', 'normalised')
+        checkpoint_meta(config, 'tf2019', 'normalised', 300)
+    with pytest.raises(ValueError, match='max_frame must be an int >= 1, got 0'):
+        checkpoint_meta(config, 'tf2019', 'prenorm', 0)
 
 
 def test_save_weights_names_the_preset_of_a_model_without_meta(tmp_path):
@@ -136,10 +138,10 @@ def test_training_checkpoint_rebuilds_its_model_from_meta_alone(tmp_path):
     randomize(model, seed=2)
     latest = checkpoint.save(str(tmp_path / 'ckpt'))
     assert read_checkpoint_meta(tmp_path) == {'config': model.config.to_dict(), 'preset': 'paper',
-                                              'data_mode': 'raw'}
+                                              'data_mode': 'raw', 'max_frame': 300}
 
     restored = load_pretrained(tmp_path)  # the directory: its latest checkpoint
-    assert restored.meta == {'preset': 'paper', 'data_mode': 'raw', 'source': latest}
+    assert restored.meta == {'preset': 'paper', 'data_mode': 'raw', 'max_frame': 300, 'source': latest}
     assert restored.config == model.config
     assert_same_weights(restored, model)
     np.testing.assert_array_equal(load_pretrained(first)(clip(), training=False), expected_first)
@@ -156,13 +158,13 @@ def test_torch_files_are_recognised_by_content_whatever_their_name(tmp_path, tor
     assert reference.meta['preset'] == 'paper' and reference.meta['data_mode'] == 'raw'
     for path in (zip_file, legacy_file):
         model = load_pretrained(path)
-        assert model.meta == {'preset': 'paper', 'data_mode': 'raw', 'source': str(path)}
+        assert model.meta == {'preset': 'paper', 'data_mode': 'raw', 'max_frame': 300, 'source': str(path)}
         assert_same_weights(model, reference)
 
 
 def test_port_checkpoint_accepts_its_index_file_too(port_prefix):
     model = load_pretrained(port_prefix + '.index')
-    assert model.meta == {'preset': 'tf2019', 'data_mode': 'prenorm', 'source': port_prefix}
+    assert model.meta == {'preset': 'tf2019', 'data_mode': 'prenorm', 'max_frame': 300, 'source': port_prefix}
     assert model.config == make_config('tf2019', num_class=60)
 
 
@@ -174,7 +176,7 @@ def test_cli_converts_official_torch_weights(tmp_path, torch_file):
     assert result.returncode == 0, result.stderr
     assert 'preset paper, 60 classes, data mode raw' in result.stdout
     converted = load_pretrained(out)
-    assert converted.meta == {'preset': 'paper', 'data_mode': 'raw', 'source': str(out)}
+    assert converted.meta == {'preset': 'paper', 'data_mode': 'raw', 'max_frame': 300, 'source': str(out)}
     assert_same_weights(converted, load_pretrained(torch_file))
 
 
@@ -271,7 +273,7 @@ def test_port_checkpoint_on_another_graph_is_refused(tmp_path):
 
 def test_training_checkpoint_missing_model_variables_is_refused(tmp_path):
     model = build_model('paper', **SMALL)
-    meta = tf.Variable(checkpoint_meta(model.config, 'paper', 'raw'))
+    meta = tf.Variable(checkpoint_meta(model.config, 'paper', 'raw', 300))
     prefix = tf.train.Checkpoint(model=tf.train.Checkpoint(data_bn=model.data_bn), meta=meta).save(
         str(tmp_path / 'ckpt'))
     with pytest.raises(WeightsError, match=f'{prefix}: holds 4 of the {len(model.weights)} variables'):

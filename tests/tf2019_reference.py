@@ -1,4 +1,4 @@
-"""A reference of the 2019 TF port's ST-GCN (reference §5), written for the parity tests.
+"""A reference of the 2019 TF port's ST-GCN (docs/reference.md section 5), written for the parity tests.
 
 The port was Keras-2 code (tf.keras.Model subclasses and Sequentials, channels_first). Keras 3 no longer writes
 Keras-2 checkpoint names, so this reference rebuilds the port from `tf.Module`s whose attribute names are the

@@ -1,4 +1,4 @@
-"""A PyTorch ST-GCN written from reference §4 (the official st-gcn model), for parity tests and benchmarks.
+"""A PyTorch ST-GCN written from docs/reference.md section 4 (the official st-gcn model), for parity tests and benchmarks.
 
 Same module tree as the official `net/st_gcn.py`, so `state_dict()` has the official keys: `A`, `data_bn.*`,
 `st_gcn_networks.{i}.gcn.conv.*`, `.tcn.{0,2,3}.*`, `.residual.{0,1}.*`, `edge_importance.{i}`, `fcn.*`.
@@ -68,10 +68,10 @@ class Model(nn.Module):
         Output: (N, num_class)
     """
 
-    def __init__(self, in_channels=3, num_class=60, layout='ntu-rgb+d', strategy='spatial',
+    def __init__(self, in_channels=3, num_class=60, layout='ntu-rgb+d', partition='spatial',
                  edge_importance_weighting=True, dropout=0.5, channels=(64, 128, 256)):
         super().__init__()
-        A = torch.tensor(Graph(layout, strategy).A, dtype=torch.float32)
+        A = torch.tensor(Graph(layout, partition).A, dtype=torch.float32)
         self.register_buffer('A', A)
         K, V = A.shape[0], A.shape[1]
         self.data_bn = nn.BatchNorm1d(in_channels * V)

@@ -1,10 +1,12 @@
 """The resolved run configuration: defaults -> `--config` YAML -> command-line flags (style habit 3).
 
-One table, OPTIONS, defines every setting once: its field name, its YAML key (the original st-gcn name
-where one exists, so a run can be diffed against the original config: base_lr, step, weight_decay,
-batch_size, num_epoch, model_args, train_feeder_args, save_interval, eval_interval, device, weights,
-phase), its flag (the 2019 port's names kept: --base-lr, --num-classes, --num-epochs, --steps, ...), its
-type, default and valid range. A flag given on the command line overrides the YAML, which overrides the
+RunConfig, a plain frozen dataclass, defines every setting once: its field name and default, and in the field's
+metadata its YAML key (the original st-gcn name where one exists, so a run can be diffed against the original
+config: base_lr, step, weight_decay, batch_size, num_epoch, model_args, train_feeder_args, save_interval,
+eval_interval, device, weights, phase), its flag (the 2019 port's names kept: --base-lr, --num-classes,
+--num-epochs, --steps, ...), its type and valid range; OPTIONS lists them. Field names say what a value is where
+the original keys are ambiguous: `partition` (YAML graph_args.strategy), `lr_step_epochs` (YAML step),
+`num_class` (flag --num-classes). A flag given on the command line overrides the YAML, which overrides the
 default. Everything is strict: an unknown YAML key (with the closest valid one suggested), a wrong type or
 an out-of-range value raises ConfigError naming the key and where it came from (file:line or flag);
 main.py prints the message and exits with code 2.
@@ -18,12 +20,12 @@ import difflib
 import math
 import os
 import re
-import tempfile
 
 import yaml
 
-from graphs import LAYOUTS, STRATEGIES
+from graphs import LAYOUTS, PARTITIONS
 from model.config import PRESETS, make_config
+from storage import files
 
 PHASES = ('train', 'test', 'predict', 'export')
 MIXED_PRECISIONS = ('none', 'bf16', 'fp16')
@@ -35,9 +37,9 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Option:
-    """One setting. `yaml` is a dotted key ('model_args.num_class'); `flag` None means YAML only.
-    `kind` is 'int', 'float', 'str', 'bool', 'ints' (a list of ints) or 'strs' (a list of strings); `check(value)` returns an
-    error message or None. A None default makes the setting optional (null allowed)."""
+    """How one RunConfig field is set. `yaml` is a dotted key ('model_args.num_class'); `flag` None means YAML
+    only. `kind` is 'int', 'float', 'str', 'bool', 'ints' (a list of ints) or 'strs' (a list of strings);
+    `check(value)` returns an error message or None. A None default makes the setting optional (null allowed)."""
     name: str
     yaml: str
     flag: str
@@ -78,80 +80,102 @@ def _dropout(v):
     return None if 0.0 <= v < 1.0 else 'must be in [0, 1)'
 
 
-# Default values are the official NTU recipe (reference §4) except where a comment says otherwise.
-OPTIONS = (
-    Option('phase', 'phase', '--phase', 'str', 'train', 'what to run', choices=PHASES),
-    Option('train_data_path', 'train_feeder_args.data_path', '--train-data-path', 'str', None,
-           'folder of training TFRecord shards (gen_tfrecord_data.py output), or a {part}_data_joint.npy '
-           '(gen_joint_data.py output) read through a memmap'),
-    Option('test_data_path', 'test_feeder_args.data_path', '--test-data-path', 'str', None,
-           'folder of test TFRecord shards (or a {part}_data_joint.npy, as for training)'),
-    Option('train_label_path', 'train_feeder_args.label_path', '--train-label-path', 'str', None,
-           'labels of a .npy training set (default: the {part}_label.pkl beside it)'),
-    Option('test_label_path', 'test_feeder_args.label_path', '--test-label-path', 'str', None,
-           'labels of a .npy test set (default: the {part}_label.pkl beside it)'),
+def _option(default, yaml_key, flag, kind, help, choices=None, check=None):
+    """A RunConfig field with its Option (YAML key, flag, kind, check) in the field's metadata."""
+    return dataclasses.field(default=default, metadata={'option': dict(
+        yaml=yaml_key, flag=flag, kind=kind, default=default, help=help, choices=choices, check=check)})
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """The resolved settings of one run. Defaults are the official NTU recipe (docs/reference.md section 4)
+    except where a comment says otherwise. Each field says how it is set: YAML key, flag, kind."""
+    phase: str = _option('train', 'phase', '--phase', 'str', 'what to run', choices=PHASES)
+    train_data_path: str = _option(
+        None, 'train_feeder_args.data_path', '--train-data-path', 'str',
+        'folder of training TFRecord shards (gen_tfrecord_data.py output), or a {part}_data_joint.npy '
+        '(gen_joint_data.py output) read through a memmap')
+    test_data_path: str = _option(None, 'test_feeder_args.data_path', '--test-data-path', 'str',
+                                  'folder of test TFRecord shards (or a {part}_data_joint.npy, as for training)')
+    train_label_path: str = _option(None, 'train_feeder_args.label_path', '--train-label-path', 'str',
+                                    'labels of a .npy training set (default: the {part}_label.pkl beside it)')
+    test_label_path: str = _option(None, 'test_feeder_args.label_path', '--test-label-path', 'str',
+                                   'labels of a .npy test set (default: the {part}_label.pkl beside it)')
     # The official feeder's augmentations (feeders/augment.py), all off in the official NTU recipe.
-    Option('random_choose', 'train_feeder_args.random_choose', None, 'int', 0,
-           'train on a random window of this many frames (0: whole clip)', check=_at_least(0)),
-    Option('random_shift', 'train_feeder_args.random_shift', None, 'bool', False, 'random temporal shift'),
-    Option('random_move', 'train_feeder_args.random_move', None, 'bool', False, 'random affine drift'),
-    Option('valid_crop', 'train_feeder_args.valid_crop', None, 'bool', False, 'crop to the non-empty frames'),
-    Option('model_preset', 'model_preset', '--model-preset', 'str', 'paper',
-           'paper: the official model; tf2019: the 2019 TF port (its Dropbox weights)', choices=tuple(PRESETS)),
-    Option('num_classes', 'model_args.num_class', '--num-classes', 'int', 60, 'number of action classes',
-           check=_at_least(1)),
-    # None: the preset's value. Only the demo changes the widths from the paper's (64, 128, 256).
-    Option('channels', 'model_args.channels', '--channels', 'ints', None,
-           "widths of the three stages (default: the preset's 64 128 256)", check=_three_widths),
-    Option('in_channels', 'model_args.in_channels', None, 'int', None, 'coordinates per joint', check=_at_least(1)),
-    Option('dropout', 'model_args.dropout', None, 'float', None, 'dropout in blocks 2-10', check=_dropout),
-    Option('edge_importance', 'model_args.edge_importance_weighting', None, 'bool', None,
-           'learnable edge importance masks'),
-    Option('layout', 'model_args.graph_args.layout', None, 'str', None, 'skeleton layout', choices=LAYOUTS),
-    Option('strategy', 'model_args.graph_args.strategy', None, 'str', None, 'partition strategy',
-           choices=STRATEGIES),
-    Option('weights', 'weights', '--weights', 'str', None,
-           'initial/evaluated weights: official .pth, 2019 TF checkpoint, or this project\'s checkpoint/.weights.h5'),
-    Option('base_lr', 'base_lr', '--base-lr', 'float', 0.1, 'initial learning rate', check=_positive_float),
-    Option('steps', 'step', '--steps', 'ints', (10, 50),
-           'epochs at whose start the learning rate is multiplied by 0.1, e.g. 10 50', check=_increasing_epochs),
-    Option('num_epochs', 'num_epoch', '--num-epochs', 'int', 80, 'total epochs to train', check=_at_least(1)),
-    Option('batch_size', 'batch_size', '--batch-size', 'int', 64,
-           'batch size PER REPLICA (GPU); the global batch is this times the number of replicas. '
-           'The official recipe is a global batch of 64', check=_at_least(1)),
-    Option('weight_decay', 'weight_decay', '--weight-decay', 'float', 1e-4,
-           'coupled L2 weight decay (torch.optim.SGD semantics)', check=_non_negative_float),
-    Option('seed', 'seed', '--seed', 'int', 0, 'seed for initialisation and data order', check=_at_least(0)),
-    Option('mixed_precision', 'mixed_precision', '--mixed-precision', 'str', 'none',
-           'compute precision (fp16 uses dynamic loss scaling)', choices=MIXED_PRECISIONS),
-    Option('jit', 'jit', '--jit', 'bool', False, 'compile the train and eval steps with XLA'),
-    Option('sync_bn', 'sync_bn', '--sync-bn', 'bool', False,
-           'synchronise BatchNorm statistics across replicas (default: per replica, like DataParallel)'),
+    random_choose: int = _option(0, 'train_feeder_args.random_choose', None, 'int',
+                                 'train on a random window of this many frames (0: whole clip)', check=_at_least(0))
+    random_shift: bool = _option(False, 'train_feeder_args.random_shift', None, 'bool', 'random temporal shift')
+    random_move: bool = _option(False, 'train_feeder_args.random_move', None, 'bool', 'random affine drift')
+    valid_crop: bool = _option(False, 'train_feeder_args.valid_crop', None, 'bool', 'crop to the non-empty frames')
+    model_preset: str = _option('paper', 'model_preset', '--model-preset', 'str',
+                                'paper: the official model; tf2019: the 2019 TF port (its Dropbox weights)',
+                                choices=tuple(PRESETS))
+    num_class: int = _option(60, 'model_args.num_class', '--num-classes', 'int', 'number of action classes',
+                             check=_at_least(1))
+    # None: the preset's value (this holds for every model field below). Only the demo changes the widths.
+    channels: tuple = _option(None, 'model_args.channels', '--channels', 'ints',
+                              "widths of the three stages (default: the preset's 64 128 256)", check=_three_widths)
+    in_channels: int = _option(None, 'model_args.in_channels', None, 'int', 'coordinates per joint',
+                               check=_at_least(1))
+    dropout: float = _option(None, 'model_args.dropout', None, 'float', 'dropout in blocks 2-10', check=_dropout)
+    edge_importance: bool = _option(None, 'model_args.edge_importance_weighting', None, 'bool',
+                                    'learnable edge importance masks')
+    layout: str = _option(None, 'model_args.graph_args.layout', None, 'str', 'skeleton layout', choices=LAYOUTS)
+    # The graph partition; the official YAML calls it `strategy` (not a tf.distribute strategy).
+    partition: str = _option(None, 'model_args.graph_args.strategy', None, 'str', 'graph partition',
+                             choices=PARTITIONS)
+    weights: str = _option(None, 'weights', '--weights', 'str', 'initial/evaluated weights: official .pth, 2019 TF '
+                           "checkpoint, or this project's checkpoint/.weights.h5")
+    base_lr: float = _option(0.1, 'base_lr', '--base-lr', 'float', 'initial learning rate', check=_positive_float)
+    lr_step_epochs: tuple = _option((10, 50), 'step', '--steps', 'ints', 'epochs at whose start the learning rate '
+                                    'is multiplied by 0.1, e.g. 10 50', check=_increasing_epochs)
+    num_epochs: int = _option(80, 'num_epoch', '--num-epochs', 'int', 'total epochs to train', check=_at_least(1))
+    # Per replica, as in the 2019 port; the original's batch_size was the global batch of its DataParallel.
+    batch_size: int = _option(64, 'batch_size', '--batch-size', 'int',
+                              'batch size PER REPLICA (GPU); the global batch is this times the number of replicas. '
+                              'The official recipe is a global batch of 64', check=_at_least(1))
+    weight_decay: float = _option(1e-4, 'weight_decay', '--weight-decay', 'float',
+                                  'coupled L2 weight decay (torch.optim.SGD semantics)', check=_non_negative_float)
+    seed: int = _option(0, 'seed', '--seed', 'int', 'seed for initialisation and data order', check=_at_least(0))
+    mixed_precision: str = _option('none', 'mixed_precision', '--mixed-precision', 'str',
+                                   'compute precision (fp16 uses dynamic loss scaling)', choices=MIXED_PRECISIONS)
+    jit: bool = _option(False, 'jit', '--jit', 'bool', 'compile the train and eval steps with XLA')
+    sync_bn: bool = _option(False, 'sync_bn', '--sync-bn', 'bool',
+                            'synchronise BatchNorm statistics across replicas (default: per replica, like DataParallel)')
     # None: every visible GPU (or the CPU when there is none), as the 2019 port did.
-    Option('gpus', 'device', '--gpus', 'ints', None, 'GPU indices to train on, e.g. 0 1 (or /gpu:0 /gpu:1)',
-           check=_gpu_list),
-    Option('cpu_replicas', 'cpu_replicas', '--cpu-replicas', 'int', 1,
-           'split the CPU into this many logical devices under MirroredStrategy: the multi-device path '
-           'without GPUs (tests)', check=_at_least(1)),
-    # The official default evaluates every 5 epochs; the issue asks for every epoch.
-    Option('eval_freq', 'eval_interval', '--eval-freq', 'int', 1, 'evaluate every this many epochs',
-           check=_at_least(1)),
-    Option('save_freq', 'save_interval', '--save-freq', 'int', 10, 'save a checkpoint every this many epochs',
-           check=_at_least(1)),
-    Option('checkpoint_path', 'checkpoint_path', '--checkpoint-path', 'str', 'checkpoints/STGCN',
-           'folder of the training checkpoints (training resumes from the latest one)'),
-    Option('log_dir', 'log_dir', '--log-dir', 'str', 'logs/STGCN',
-           'folder for TensorBoard logs, the resolved config and evaluation results'),
-    Option('save_scores', 'save_scores', '--save-scores', 'str', None,
-           'write {sample_name: logits} of the test set to this pickle (2s-AGCN score format)'),
-    Option('no_progress', 'no_progress', '--no-progress', 'bool', False,
-           'hide the tqdm progress bars (they are also off when stderr is not a terminal)'),
-    Option('skeleton', 'skeleton', '--skeleton', 'strs', None,
-           'predict: raw NTU .skeleton files or folders of them to classify'),
-    Option('top_k', 'top_k', '--top-k', 'int', 5, 'predict: how many actions to print', check=_at_least(1)),
-    Option('json', 'json', '--json', 'bool', False, 'predict: print the result as JSON'),
-    Option('export_dir', 'export_dir', '--export-dir', 'str', None, 'export: folder of the SavedModel to write'),
-)
+    gpus: tuple = _option(None, 'device', '--gpus', 'ints', 'GPU indices to train on, e.g. 0 1 (or /gpu:0 /gpu:1)',
+                          check=_gpu_list)
+    cpu_replicas: int = _option(1, 'cpu_replicas', '--cpu-replicas', 'int',
+                                'split the CPU into this many logical devices under MirroredStrategy: the multi-device '
+                                'path without GPUs (tests)', check=_at_least(1))
+    # The official default evaluates every 5 epochs; every epoch shows the curve a researcher wants to see.
+    eval_freq: int = _option(1, 'eval_interval', '--eval-freq', 'int', 'evaluate every this many epochs',
+                             check=_at_least(1))
+    save_freq: int = _option(10, 'save_interval', '--save-freq', 'int', 'save a checkpoint every this many epochs',
+                             check=_at_least(1))
+    checkpoint_path: str = _option('checkpoints/STGCN', 'checkpoint_path', '--checkpoint-path', 'str',
+                                   'folder of the training checkpoints (training resumes from the latest one)')
+    log_dir: str = _option('logs/STGCN', 'log_dir', '--log-dir', 'str',
+                           'folder for TensorBoard logs, the resolved config and evaluation results')
+    save_scores: str = _option(None, 'save_scores', '--save-scores', 'str',
+                               'write {sample_name: logits} of the test set to this pickle (2s-AGCN score format)')
+    no_progress: bool = _option(False, 'no_progress', '--no-progress', 'bool',
+                                'hide the tqdm progress bars (they are also off when stderr is not a terminal)')
+    skeleton: tuple = _option(None, 'skeleton', '--skeleton', 'strs',
+                              'predict: raw NTU .skeleton files or folders of them to classify')
+    top_k: int = _option(5, 'top_k', '--top-k', 'int', 'predict: how many actions to print', check=_at_least(1))
+    json: bool = _option(False, 'json', '--json', 'bool', 'predict: print the result as JSON')
+    export_dir: str = _option(None, 'export_dir', '--export-dir', 'str', 'export: folder of the SavedModel to write')
+    config: str = None  # the YAML file read (--config), or None
+
+    @property
+    def augment(self):
+        """The training feeder's augment dict (feeders.augment.AUGMENT_KEYS)."""
+        return {'valid_crop': self.valid_crop, 'random_shift': self.random_shift,
+                'random_choose': self.random_choose, 'random_move': self.random_move}
+
+
+OPTIONS = tuple(Option(f.name, **f.metadata['option']) for f in dataclasses.fields(RunConfig) if f.metadata)
 _BY_NAME = {o.name: o for o in OPTIONS}
 _BY_YAML = {o.yaml: o for o in OPTIONS}
 # Mapping keys of the YAML file ('model_args', 'model_args.graph_args', ...).
@@ -160,26 +184,15 @@ _GROUPS = {o.yaml.rsplit('.', 1)[0] for o in OPTIONS if '.' in o.yaml} | \
 # The settings a phase cannot run without.
 _REQUIRED = {'train': ('train_data_path', 'test_data_path'), 'test': ('test_data_path',),
              'predict': ('skeleton',), 'export': ('export_dir',)}
+# RunConfig fields that override the preset's STGCNConfig field of the same name when set.
+_MODEL_FIELDS = ('in_channels', 'dropout', 'edge_importance', 'layout', 'partition', 'channels')
 
 
-def _model_args(cfg):
-    """The STGCNConfig overrides set in the YAML's model_args, under STGCNConfig's field names; num_class
-    and channels are left out: they have their own flags (cfg.num_classes, cfg.channels)."""
-    fields = ('in_channels', 'dropout', 'edge_importance', 'layout', 'strategy')
-    return {name: getattr(cfg, name) for name in fields if getattr(cfg, name) is not None}
-
-
-def _train_feeder_args(cfg):
-    """The training feeder's `augment` dict (feeders.augment.AUGMENT_KEYS)."""
-    return {name: getattr(cfg, name) for name in ('valid_crop', 'random_shift', 'random_choose', 'random_move')}
-
-
-RunConfig = dataclasses.make_dataclass(
-    'RunConfig', [(o.name, object, dataclasses.field(default=o.default)) for o in OPTIONS]
-    + [('config', object, dataclasses.field(default=None))], frozen=True,
-    namespace={'model_args': property(_model_args), 'train_feeder_args': property(_train_feeder_args)})
-RunConfig.__doc__ = ('The resolved settings of one run: a field per OPTIONS entry (training.config), `config` '
-                     '(the YAML file read, or None), and the derived dicts `model_args` and `train_feeder_args`.')
+def model_config(cfg):
+    """The STGCNConfig a run trains: the preset's, with the fields the YAML or the flags set. Raises ValueError
+    (naming the field) for a combination the model rejects."""
+    overrides = {name: getattr(cfg, name) for name in _MODEL_FIELDS if getattr(cfg, name) is not None}
+    return make_config(cfg.model_preset, num_class=cfg.num_class, sync_bn=cfg.sync_bn, **overrides)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -211,7 +224,7 @@ def build_parser():
             parser.add_argument(o.flag, dest=o.name, nargs='+', metavar='PATH', help=text)
         elif o.kind == 'ints':
             # --steps with no value: no decay at all.
-            parser.add_argument(o.flag, dest=o.name, nargs='*' if o.name == 'steps' else '+',
+            parser.add_argument(o.flag, dest=o.name, nargs='*' if o.name == 'lr_step_epochs' else '+',
                                 type=_gpu_index if o.name == 'gpus' else int, metavar='N', help=text)
         else:
             parser.add_argument(o.flag, dest=o.name, type={'int': int, 'float': float, 'str': str}[o.kind],
@@ -228,7 +241,7 @@ def resolve_config(argv=None):
     flags = vars(build_parser().parse_args(argv))
     config_path = flags.pop('config', None)
     values = {o.name: o.default for o in OPTIONS}
-    where = {o.name: f'default {o.name}' for o in OPTIONS}
+    where = {o.name: f'default {o.yaml}' for o in OPTIONS}
     if config_path is not None:
         for name, (value, line) in read_yaml(config_path).items():
             values[name] = value
@@ -255,20 +268,16 @@ def _check(o, value):
 
 
 def _check_together(values, where):
-    too_late = [e for e in values['steps'] if e >= values['num_epochs']]
+    too_late = [e for e in values['lr_step_epochs'] if e >= values['num_epochs']]
     if too_late:
-        raise ConfigError(f'{where["steps"]}: step {list(values["steps"])} must all be < num_epoch '
+        raise ConfigError(f'{where["lr_step_epochs"]}: step {list(values["lr_step_epochs"])} must all be < num_epoch '
                           f'{values["num_epochs"]} (from {where["num_epochs"]}); give --steps too (no value: no decay)')
     for name in _REQUIRED[values['phase']]:
         if values[name] is None:
             o = _BY_NAME[name]
             raise ConfigError(f'--phase {values["phase"]} needs {o.flag} (YAML: {o.yaml})')
-    cfg = RunConfig(**values)
-    overrides = dict(cfg.model_args, num_class=cfg.num_classes)
-    if cfg.channels is not None:
-        overrides['channels'] = cfg.channels
     try:
-        make_config(cfg.model_preset, **overrides)
+        model_config(RunConfig(**values))
     except ValueError as error:
         raise ConfigError(f'model_args ({where["model_preset"]}): {error}') from None
 
@@ -387,19 +396,10 @@ def to_yaml_dict(cfg):
 
 def dump_config(cfg, path):
     """Write `cfg` as YAML that `--config` reads back to the same settings (written atomically)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     header = (f'# Resolved settings of this run (from {cfg.config or "defaults and flags"}).\n'
               '# Run it again with: python main.py --config THIS_FILE\n')
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.config-', suffix='.yaml.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(header)
-            yaml.safe_dump(to_yaml_dict(cfg), f, sort_keys=False, default_flow_style=None)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    files.write_text(header + yaml.safe_dump(to_yaml_dict(cfg), sort_keys=False, default_flow_style=None), path)
 
 
 def format_config(cfg):

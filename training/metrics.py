@@ -4,11 +4,10 @@ TensorBoard, and the score pickle that 2s-AGCN-style ensembling reads.
 Top-k follows the official st-gcn `show_topk`: a sample counts when its label is among the k highest scores.
 """
 import csv
-import os
-import pickle
-import tempfile
 
 import numpy as np
+
+from storage import files
 
 # Confusion image: a cell's colour goes linearly from white (0) to dark blue (1) with the fraction of its
 # true class predicted as that column; each cell is drawn as a square of pixels so the image is ~IMAGE_SIZE wide.
@@ -76,22 +75,9 @@ def evaluate(logits, labels, num_class=None):
             'per_class_acc': per_class, 'confusion': confusion, 'num_samples': int(labels.size)}
 
 
-def _write_atomically(path, write, text=False):
-    """Write through `write(file)` to a temporary file beside `path`, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path) + '-', suffix='.tmp')
-    try:
-        with (os.fdopen(fd, 'w', newline='', encoding='utf-8') if text else os.fdopen(fd, 'wb')) as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def _write_csv(path, rows):
-    _write_atomically(path, lambda f: csv.writer(f, lineterminator='\n').writerows(rows), text=True)
+    with files.atomic_open(path) as f:
+        csv.writer(f, lineterminator='\n').writerows(rows)
 
 
 def write_per_class_csv(per_class_acc, path, class_names=None, counts=None):
@@ -137,4 +123,4 @@ def save_scores(names, logits, path):
     scores = dict(zip(names, logits))
     if len(scores) != len(names):
         raise ValueError('sample names repeat: scores would overwrite each other')
-    _write_atomically(path, lambda f: pickle.dump(scores, f, protocol=pickle.HIGHEST_PROTOCOL))
+    files.write_pickle(scores, path)

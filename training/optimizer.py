@@ -1,4 +1,4 @@
-"""SGD with exactly torch.optim.SGD's update rule, as the official ST-GCN was trained (reference §4).
+"""SGD with exactly torch.optim.SGD's update rule, as the official ST-GCN was trained (docs/reference.md section 4).
 
 For every trainable variable p with gradient g, learning rate lr (read once per step, e.g. from a
 LearningRateSchedule), momentum mu and weight decay wd, torch.optim.SGD(momentum=mu, nesterov=True,
@@ -19,7 +19,7 @@ tests/test_optimizer.py shows both: this class matches torch to 1e-6, Keras' SGD
 import keras
 from keras import ops
 
-# The official recipe (reference §4): SGD(momentum=0.9, nesterov=True, weight_decay=1e-4).
+# The official recipe (docs/reference.md section 4): SGD(momentum=0.9, nesterov=True, weight_decay=1e-4).
 MOMENTUM = 0.9
 WEIGHT_DECAY = 1e-4
 

@@ -1,4 +1,4 @@
-"""The official step schedule: lr x gamma at the start of each epoch listed in `step` (reference §4).
+"""The official step schedule: lr x gamma at the start of each epoch listed in `step` (docs/reference.md section 4).
 
 The official code calls `adjust_lr` at the start of every epoch with lr = base_lr * 0.1 ** (number of
 entries of `step` <= epoch), like torch's MultiStepLR stepped once per epoch: epoch e (0-based) runs
@@ -6,7 +6,7 @@ entirely at the decayed lr once e reaches a boundary, so global step e * steps_p
 with the new lr. The schedule is a function of the optimizer step, so steps_per_epoch must be the real
 number of steps of one epoch: dataset size over the GLOBAL batch. The 2019 port hard-coded 40,000 samples
 and the per-replica batch, which moved its first decay to about epoch 20 and never reached the second
-(reference §5).
+(docs/reference.md section 5).
 """
 import keras
 from keras import ops

@@ -1,0 +1,39 @@
+"""A training or test set as main.py names it (a folder of TFRecord shards, or a .npy with its label pickle),
+and its distributed dataset: each input pipeline reads its own shard of files (TFRecords) or of samples (.npy).
+"""
+import os
+
+import tensorflow as tf
+
+from feeders.npy_feeder import make_npy_dataset, read_npy_meta
+from feeders.tfrecord_feeder import make_tfrecord_dataset, read_dataset_meta
+
+
+def open_source(path, label_path=None):
+    """The meta of the data at `path` (read_dataset_meta's keys) plus 'source': (kind, path, label_path).
+
+    `path` is a folder of TFRecord shards or a {part}_data_{stream}.npy (labels: `label_path`, by default the
+    {part}_label.pkl beside it). Raises ValueError or FileNotFoundError whose message names the bad file.
+    """
+    if path.endswith('.npy'):
+        return dict(read_npy_meta(path, label_path), source=('npy', path, label_path))
+    if not os.path.isdir(path):
+        raise FileNotFoundError('no such folder (give a folder of TFRecord shards or a .npy file)')
+    return dict(read_dataset_meta(path), source=('tfrecord', path, None))
+
+
+def distribute(strategy, meta, global_batch, training, seed=None, augment=None):
+    """The distributed dataset of open_source's `meta`: (x, label) batches when training (repeated forever),
+    (x, label, name) once over the set otherwise. The feeders take the global batch and the InputContext and
+    batch ctx.get_per_replica_batch_size() of it per replica."""
+    kind, path, label_path = meta['source']
+
+    def dataset_fn(ctx):
+        kwargs = dict(training=training, input_context=ctx, seed=seed, augment=augment if training else None)
+        ds = (make_npy_dataset(path, label_path, global_batch, **kwargs) if kind == 'npy'
+              else make_tfrecord_dataset(path, global_batch, **kwargs))
+        return ds.repeat() if training else ds
+
+    # Evaluation yields sample names (strings): keep batches on the host, strategy.run copies x to devices.
+    options = tf.distribute.InputOptions(experimental_fetch_to_device=training)
+    return strategy.distribute_datasets_from_function(dataset_fn, options)

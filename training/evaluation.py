@@ -1,0 +1,86 @@
+"""Evaluation on tf.distribute: logits of a whole test set gathered from every replica and worker, the metrics
+and their files, and the test phase (given weights on a test set)."""
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from data_gen.class_names import class_names
+from feeders import distribute
+from model.stgcn import STGCN
+from model.weights import load_pretrained
+from training import metrics
+from training.errors import UsageError
+from training.inputs import check_data, open_data
+
+NAME_BYTES = 64  # sample names travel as fixed-length byte codes: collectives gather numbers, not strings
+
+
+def predict_dataset(strategy, model, meta, global_batch):
+    """Logits, labels and names of every sample of a test set, gathered from all replicas and workers.
+
+    Returns: logits (N, num_class) float32, labels (N,) int64, names list of N str (order: by replica).
+    """
+    def replica_step(x, y, name):
+        codes = tf.io.decode_raw(name, tf.uint8, fixed_length=NAME_BYTES)  # (B, NAME_BYTES)
+        return model(x, training=False), y, tf.cast(codes, tf.int32)  # collectives do not gather uint8
+
+    @tf.function
+    def step(x, y, name):
+        # Replicas may hold uneven (even empty) final batches: gather concatenates along the batch axis.
+        return [strategy.gather(v, axis=0) for v in strategy.run(replica_step, args=(x, y, name))]
+
+    logits, labels, codes = [], [], []
+    for x, y, name in distribute(strategy, meta, global_batch, training=False):
+        batch_logits, batch_labels, batch_codes = step(x, y, name)
+        logits.append(batch_logits.numpy())
+        labels.append(batch_labels.numpy())
+        codes.append(batch_codes.numpy())
+    names = [bytes(row.astype(np.uint8)).rstrip(b'\0').decode() for row in np.concatenate(codes)]
+    return np.concatenate(logits), np.concatenate(labels), names
+
+
+def evaluate(cfg, strategy, model, meta, writer, step, chief):
+    """Top-1/top-5/per-class accuracy and the confusion matrix, written to the log dir (the per-class CSV names
+    the actions); returns the metrics."""
+    global_batch = cfg.batch_size * strategy.num_replicas_in_sync
+    logits, labels, names = predict_dataset(strategy, model, meta, global_batch)
+    num_class = logits.shape[1]
+    result = metrics.evaluate(logits, labels, num_class)
+    print(f'eval on {len(labels)} samples: top-1 {100 * result["top1"]:.2f}%, top-5 {100 * result["top5"]:.2f}%, '
+          f'mean class accuracy {100 * result["mean_class_acc"]:.2f}%', flush=True)
+    if chief:
+        os.makedirs(cfg.log_dir, exist_ok=True)
+        metrics.write_per_class_csv(result['per_class_acc'], os.path.join(cfg.log_dir, 'per_class_accuracy.csv'),
+                                    class_names(num_class, meta.get('data_mode')), result['confusion'].sum(axis=1))
+        metrics.write_confusion_csv(result['confusion'], os.path.join(cfg.log_dir, 'confusion_matrix.csv'))
+        with writer.as_default(step=step):
+            tf.summary.scalar('eval/top1', result['top1'])
+            tf.summary.scalar('eval/top5', result['top5'])
+            tf.summary.scalar('eval/mean_class_acc', result['mean_class_acc'])
+            tf.summary.image('eval/confusion_matrix', metrics.confusion_image(result['confusion'])[None])
+        if cfg.save_scores:
+            metrics.save_scores(names, logits, cfg.save_scores)
+            print(f'scores of {len(names)} samples written to {cfg.save_scores}', flush=True)
+    return result
+
+
+def test(cfg, strategy, chief):
+    """--phase test: the weights at --weights on --test-data-path; returns the metrics."""
+    meta = open_data(cfg.test_data_path, '--test-data-path', cfg.test_label_path)
+    if not cfg.weights:
+        raise UsageError('--phase test needs --weights (a .pth, a 2019 checkpoint, or this project\'s checkpoint)')
+    loaded = load_pretrained(cfg.weights, cfg.num_class)
+    trained_on, data_mode = loaded.meta.get('data_mode'), meta.get('data_mode')
+    if trained_on and data_mode and trained_on != data_mode:
+        print(f'warning: {cfg.weights} was trained on {trained_on!r} data but {cfg.test_data_path} holds '
+              f'{data_mode!r} data (regenerate with gen_joint_data.py --mode {trained_on}); accuracy will suffer',
+              file=sys.stderr, flush=True)
+    check_data(meta, loaded.config)
+    with strategy.scope():
+        model = STGCN(loaded.config)
+        model.build((None,) + tuple(meta['sample_shape']))
+        model.set_weights(loaded.get_weights())
+    writer = tf.summary.create_file_writer(cfg.log_dir) if chief else tf.summary.create_noop_writer()
+    return evaluate(cfg, strategy, model, meta, writer, 0, chief)

@@ -1,0 +1,232 @@
+"""The training loop on tf.distribute: build the state (data, model, optimizer, checkpoint), then run the epochs.
+
+The train step is written from one replica's view and run with strategy.run; the loss is averaged over the
+global batch, so results do not depend on the replica count. Checkpoints hold the model, the optimizer, the
+epoch, the step and the best top-1, plus the model's config (model.weights.checkpoint_meta), so a checkpoint
+alone rebuilds its model and running the same command again resumes where the last checkpoint was taken.
+"""
+import contextlib
+import dataclasses
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from feeders import distribute
+from model.config import STGCNConfig
+from model.stgcn import STGCN
+from model.weights import checkpoint_meta, load_pretrained
+from training.config import model_config
+from training.errors import LABEL_CHECK, NonFiniteLoss, UsageError
+from training.evaluation import evaluate
+from training.inputs import check_data, open_data
+from training.optimizer import MOMENTUM, TorchSGD
+from training.schedule import MultiStepLR, steps_per_epoch
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Everything run_epochs needs; the tf.Variables and the model are what the checkpoint holds."""
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    schedule: MultiStepLR
+    step: tf.Variable  # train steps taken (skipped fp16 steps included): the LR schedule's counter
+    epoch: tf.Variable  # epochs completed
+    best_top1: tf.Variable
+    manager: tf.train.CheckpointManager
+    best_manager: tf.train.CheckpointManager
+    ckpt_dir: str  # cfg.checkpoint_path on the chief, a scratch folder elsewhere
+    train_step: object  # tf.function(iterator) -> (loss, gradient norm)
+    train_iter: object
+    test_meta: dict
+    steps_per_epoch: int
+    global_batch: int
+    writer: object
+
+
+def train(cfg, strategy, chief):
+    """--phase train: build the state, run the epochs; returns the trained model."""
+    state = build_state(cfg, strategy, chief)
+    run_epochs(cfg, strategy, state, chief)
+    return state.model
+
+
+def build_state(cfg, strategy, chief):
+    """Open and check the data, build (or load) the model and the optimizer inside the strategy's scope, and
+    restore the latest checkpoint of cfg.checkpoint_path when there is one."""
+    train_meta = open_data(cfg.train_data_path, '--train-data-path', cfg.train_label_path)
+    test_meta = open_data(cfg.test_data_path, '--test-data-path', cfg.test_label_path)
+    init = load_pretrained(cfg.weights, cfg.num_class) if cfg.weights else None
+    # Fine-tuning given weights: their architecture wins over the run's model settings.
+    config = STGCNConfig.from_dict(init.meta['config']) if init is not None else _model_config(cfg)
+    check_data(train_meta, config)
+    check_data(test_meta, config)
+
+    replicas = strategy.num_replicas_in_sync
+    global_batch = cfg.batch_size * replicas
+    if train_meta['num_samples'] < global_batch:
+        raise UsageError(f'--train-data-path {cfg.train_data_path}: {train_meta["num_samples"]} samples is fewer '
+                         f'than one global batch of {global_batch} ({cfg.batch_size} per replica x {replicas})')
+    spe = steps_per_epoch(train_meta['num_samples'], global_batch)
+    print(f'replicas: {replicas}, global batch: {global_batch} ({cfg.batch_size} per replica), '
+          f'steps per epoch: {spe}, train samples: {train_meta["num_samples"]}', flush=True)
+
+    data_mode = train_meta.get('data_mode') or 'unknown'
+    if data_mode == 'unknown':
+        print(f'warning: {cfg.train_data_path} does not record its data mode (prenorm/raw): the checkpoint will not '
+              'know which preprocessing it expects; regenerate the shards with data_gen/gen_tfrecord_data.py',
+              file=sys.stderr, flush=True)
+    preset = init.meta['preset'] if init is not None else cfg.model_preset
+    meta = tf.Variable(checkpoint_meta(config, preset, data_mode, train_meta['max_frame']), dtype=tf.string,
+                       trainable=False)  # outside the strategy scope: a host-side string
+    with strategy.scope():
+        model = STGCN(config)
+        model.build((None,) + tuple(train_meta['sample_shape']))
+        if init is not None:
+            model.set_weights(init.get_weights())
+        step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        optimizer, schedule = build_optimizer(cfg, spe, step)
+        optimizer.build(model.trainable_variables)  # slots exist before the first step, inside the scope
+        epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        best_top1 = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch, step=step, best_top1=best_top1,
+                               meta=meta)
+    # Only the chief writes the real checkpoint; other workers must take part in the save (it reads mirrored
+    # variables collectively) but write to a scratch folder they delete.
+    ckpt_dir = cfg.checkpoint_path if chief else tempfile.mkdtemp(prefix='stgcn_worker_ckpt_')
+    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
+    best_manager = tf.train.CheckpointManager(ckpt, os.path.join(ckpt_dir, 'best'), max_to_keep=1)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        print(f'resuming from {manager.latest_checkpoint}: epoch {int(epoch.numpy())}, '
+              f'step {int(step.numpy())}, lr {float(schedule(step)):.6g}', flush=True)
+
+    train_iter = iter(distribute(strategy, train_meta, global_batch, training=True, seed=cfg.seed,
+                                 augment=cfg.augment))
+    writer = tf.summary.create_file_writer(cfg.log_dir) if chief else tf.summary.create_noop_writer()
+    return TrainState(model=model, optimizer=optimizer, schedule=schedule, step=step, epoch=epoch,
+                      best_top1=best_top1, manager=manager, best_manager=best_manager, ckpt_dir=ckpt_dir,
+                      train_step=make_train_step(cfg, strategy, model, optimizer, global_batch, step),
+                      train_iter=train_iter, test_meta=test_meta, steps_per_epoch=spe, global_batch=global_batch,
+                      writer=writer)
+
+
+def _model_config(cfg):
+    try:
+        return model_config(cfg)
+    except ValueError as err:
+        raise UsageError(f'model_args: {err}') from None
+
+
+def run_epochs(cfg, strategy, state, chief):
+    """From the state's epoch to cfg.num_epochs: train, evaluate every --eval-freq epochs (keeping the best
+    top-1 in {checkpoint_path}/best), checkpoint every --save-freq epochs and at the end."""
+    spe, writer = state.steps_per_epoch, state.writer
+    for epoch in range(int(state.epoch.numpy()), cfg.num_epochs):
+        losses, t0 = [], time.perf_counter()
+        with progress(cfg, spe, f'epoch {epoch + 1}/{cfg.num_epochs}') as bar:
+            for _ in range(spe):
+                step = int(state.step.numpy())
+                loss, gnorm = (float(v) for v in state.train_step(state.train_iter))
+                if not math.isfinite(loss):
+                    raise NonFiniteLoss(f'loss is {loss} at step {step} (epoch {epoch + 1}); stopping. The last '
+                                        f'good checkpoint is {state.manager.latest_checkpoint or "none (none saved yet)"}')
+                losses.append(loss)
+                bar.update(1)
+                bar.set_postfix(loss=f'{loss:.4f}')
+                with writer.as_default(step=step):
+                    tf.summary.scalar('train/loss', loss)
+                    tf.summary.scalar('train/grad_norm', gnorm)
+                    tf.summary.scalar('train/lr', float(state.schedule(step)))
+        seconds = time.perf_counter() - t0
+        state.epoch.assign(epoch + 1)
+        with writer.as_default(step=int(state.step.numpy())):
+            tf.summary.scalar('train/samples_per_sec', spe * state.global_batch / seconds)
+        print(f'epoch {epoch + 1}: mean loss {np.mean(losses):.4f}, lr {float(state.schedule(epoch * spe)):.6g}, '
+              f'{spe * state.global_batch / seconds:.1f} samples/s', flush=True)
+
+        last = epoch + 1 == cfg.num_epochs
+        if (epoch + 1) % cfg.eval_freq == 0 or last:
+            result = evaluate(cfg, strategy, state.model, state.test_meta, writer, int(state.step.numpy()), chief)
+            if result['top1'] > float(state.best_top1.numpy()):
+                state.best_top1.assign(result['top1'])
+                state.best_manager.save(checkpoint_number=epoch + 1)
+        if (epoch + 1) % cfg.save_freq == 0 or last:
+            state.manager.save(checkpoint_number=epoch + 1)
+    if not chief:
+        shutil.rmtree(state.ckpt_dir, ignore_errors=True)
+    writer.flush()
+    print(f'training done: {cfg.num_epochs} epochs', flush=True)
+
+
+def build_optimizer(cfg, spe, step):
+    """TorchSGD (loss-scaled for fp16) with the epoch schedule read at `step`, the train step's own counter.
+
+    Not the optimizer's iterations: a step the fp16 loss scaler skips does not advance those, and the LR drops
+    would come late; epochs are counted in train steps whatever the scaler does. Returns (optimizer, schedule).
+    """
+    schedule = MultiStepLR(cfg.base_lr, cfg.lr_step_epochs, spe)
+    optimizer = TorchSGD(learning_rate=lambda: schedule(step), momentum=MOMENTUM, nesterov=True,
+                         weight_decay=cfg.weight_decay)
+    if cfg.mixed_precision == 'fp16':
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer, schedule
+
+
+def make_train_step(cfg, strategy, model, optimizer, global_batch, step):
+    """The per-replica step, wrapped in strategy.run; returns (mean loss, gradient norm) for the global batch
+    and advances `step` (the LR schedule's counter) by one.
+
+    The gradient norm logged is each replica's local gradient norm averaged over replicas (exact on one device).
+    """
+    loss_scaling = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+
+    def gradients(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)  # (B, num_class) float32 even under mixed precision
+            per_sample = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            loss = tf.nn.compute_average_loss(per_sample, global_batch_size=global_batch)
+            scaled = optimizer.scale_loss(loss) if loss_scaling else loss
+        grads = tape.gradient(scaled, model.trainable_variables)
+        return loss, grads
+
+    if cfg.jit:
+        # XLA compiles the forward and backward pass; the update stays outside, where it all-reduces gradients.
+        # A nested tf.function cannot hold a cross-replica sync point, such as synchronized BatchNorm's.
+        if cfg.sync_bn and strategy.num_replicas_in_sync > 1:
+            raise UsageError('--jit cannot be combined with --sync-bn on several replicas: synchronized BatchNorm '
+                             'all-reduces inside the compiled forward pass; drop one of the two')
+        gradients = tf.function(gradients, jit_compile=True)
+
+    def replica_step(x, y):
+        # Records without a class count in meta.json are checked here, batch by batch.
+        tf.debugging.assert_less(y, tf.cast(model.config.num_class, y.dtype), message=LABEL_CHECK)
+        loss, grads = gradients(x, y)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss, tf.linalg.global_norm(grads)
+
+    @tf.function
+    def train_step(iterator):
+        x, y = next(iterator)
+        loss, gnorm = strategy.run(replica_step, args=(x, y))
+        step.assign_add(1)
+        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+                strategy.reduce(tf.distribute.ReduceOp.MEAN, gnorm, axis=None))
+
+    return train_step
+
+
+@contextlib.contextmanager
+def progress(cfg, total, desc):
+    bar = tqdm(total=total, desc=desc, disable=cfg.no_progress or not sys.stderr.isatty(), leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
