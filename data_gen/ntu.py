@@ -1,4 +1,5 @@
-"""NTU RGB+D sample names, benchmark splits, missing-skeleton lists and action names (docs/reference.md sections 1 and 2)."""
+"""NTU RGB+D sample names, benchmark splits, missing-skeleton lists and action names
+(docs/reference.md sections 1 and 2)."""
 import os
 import re
 

@@ -1,4 +1,5 @@
-"""Straightforward loop-based NTU preprocessing, written the way 2s-AGCN's data_gen tools are (docs/reference.md sections 1 and 6).
+"""Straightforward loop-based NTU preprocessing, written the way 2s-AGCN's data_gen tools are
+(docs/reference.md sections 1 and 6).
 
 The oracle for data_gen's fast path (tests) and the baseline for bench/bench_datagen.py: a readline parser
 that turns every value into a float() in a dict, frame/body/joint Python loops, and the frame-by-frame,

@@ -59,11 +59,10 @@ def test_rejects_bad_boundaries(boundaries, spe):
 
 
 def test_steps_per_epoch_ntu60_xsub():
-    # 40,091 training samples (docs/reference.md section 2) at global batch 64, last partial batch dropped: 626 steps,
-    # so the official decays land at steps 6,260 and 31,300.
+    # 40,091 training samples (docs/reference.md section 2) at global batch 64, last partial batch dropped:
+    # 626 steps, so the official decays land at steps 6,260 and 31,300.
     assert steps_per_epoch(40091, 64) == 626
-    assert steps_per_epoch(16487, 64, drop_remainder=False) == 258
-    assert steps_per_epoch(128, 64) == steps_per_epoch(128, 64, drop_remainder=False) == 2
+    assert steps_per_epoch(128, 64) == steps_per_epoch(191, 64) == 2
 
 
 def test_steps_per_epoch_rejects_empty_epochs():

@@ -15,15 +15,15 @@ from keras import ops
 GAMMA = 0.1
 
 
-def steps_per_epoch(num_samples, global_batch, drop_remainder=True):
+def steps_per_epoch(num_samples, global_batch):
     """Optimizer steps in one epoch of `num_samples` at `global_batch` samples per step.
 
-    The training feeder drops the last partial batch (as the official DataLoader(drop_last=True)), so by
-    default a remainder does not count as a step.
+    The training feeder drops the last partial batch (as the official DataLoader(drop_last=True)), so a
+    remainder does not count as a step.
     """
     if num_samples < 1 or global_batch < 1:
         raise ValueError(f'need num_samples >= 1 and global_batch >= 1, got {num_samples}, {global_batch}')
-    steps = num_samples // global_batch if drop_remainder else -(-num_samples // global_batch)
+    steps = num_samples // global_batch
     if steps == 0:
         raise ValueError(f'{num_samples} samples make no full batch of {global_batch}: an epoch would be empty')
     return steps
