@@ -33,9 +33,17 @@ def _unpickle(path):
         raise EnsembleError(str(e)) from None
 
 
+# Upstream tools keep the file suffix on sample names (2s-AGCN: S001C001P001R001A001.skeleton; the Kinetics
+# tools: the .json name); this project's names have none. Names are compared without it on both sides.
+NAME_SUFFIXES = ('.skeleton', '.json')
+
+
 def _name(key):
-    """Sample names as str: a pipeline that carries names as tf.string hands out bytes."""
-    return key.decode() if isinstance(key, bytes) else str(key)
+    """A sample name as str without a file suffix: a pipeline that carries names as tf.string hands out bytes."""
+    name = key.decode() if isinstance(key, bytes) else str(key)
+    for suffix in NAME_SUFFIXES:
+        name = name.removesuffix(suffix)
+    return name
 
 
 def load_scores(path):
@@ -44,10 +52,15 @@ def load_scores(path):
     if not isinstance(raw, dict) or not raw:
         raise EnsembleError(f'{path}: expected a non-empty dict {{sample_name: scores}}, got {type(raw).__name__}')
     scores = {_name(name): np.asarray(value, dtype=np.float64) for name, value in raw.items()}
+    if len(scores) != len(raw):
+        raise EnsembleError(f'{path}: sample names repeat once their file suffix is dropped')
     shapes = {value.shape for value in scores.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 1:
         raise EnsembleError(f'{path}: every sample needs one score vector of the same length, '
                             f'found shapes {sorted(shapes)}')
+    bad = next((name for name, value in scores.items() if not np.all(np.isfinite(value))), None)
+    if bad is not None:  # a NaN row would count as class 0
+        raise EnsembleError(f'{path}: the scores of {bad} are NaN or infinite')
     return scores
 
 

@@ -15,13 +15,15 @@ import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from training.config import ConfigError, dump_config, format_config, resolve_config  # noqa: E402
+from training.config import DEFAULT_NUM_CLASS, ConfigError, dump_config, format_config, resolve_config  # noqa: E402
 
 
 def run(cfg):
     """Run the train or test phase of a resolved config: the trained model (train) or the metrics (test)."""
     from training import evaluation, loop, strategy as strategies
+    from training.inputs import check_outputs
 
+    check_outputs(cfg)
     strategy = strategies.make_strategy(cfg)
     chief = strategies.is_chief(strategy)
     if chief:
@@ -35,11 +37,12 @@ def run(cfg):
 
 def serve(cfg):
     """--phase predict or export: one process, float32, nothing written but the results (stdout stays clean
-    for --json); the resolved config goes to stderr."""
+    for --json); the resolved config goes to stderr with --verbose."""
     import serving
     from serving import export, predict
 
-    print(format_config(cfg), file=sys.stderr, flush=True)
+    if cfg.verbose:
+        print(format_config(cfg), file=sys.stderr, flush=True)
     try:
         return (predict if cfg.phase == 'predict' else export).run(cfg)
     except serving.ServingError as err:
@@ -56,9 +59,10 @@ def main(argv=None):
     print(format_config(cfg), flush=True)
     import tensorflow as tf
 
-    from feeders.tfrecord_feeder import find_corrupt_shard
+    from feeders.tfrecord_feeder import RECORD_CHECK, find_corrupt_shard
     from model.errors import WeightsError
-    from training.errors import LABEL_CHECK, NonFiniteLoss, UsageError
+    from training.errors import LABEL_CHECK, NonFiniteLoss, Preempted, UsageError
+    from training.evaluation import NAME_CHECK
 
     try:
         run(cfg)
@@ -67,12 +71,21 @@ def main(argv=None):
     except tf.errors.DataLossError:
         return fail(corrupt_shard_message(cfg, find_corrupt_shard))
     except tf.errors.InvalidArgumentError as err:
-        if LABEL_CHECK not in err.message:
+        # The in-graph checks of the input pipeline and the steps: their message is in TensorFlow's.
+        if LABEL_CHECK in err.message:
+            return fail(f'--train-data-path {cfg.train_data_path}: {LABEL_CHECK} '
+                        f'{cfg.num_class or DEFAULT_NUM_CLASS}; give the number of classes in the data')
+        if NAME_CHECK in err.message:
+            return fail(f'--test-data-path {cfg.test_data_path}: {NAME_CHECK}')
+        line = next((line for line in err.message.splitlines() if RECORD_CHECK in line), None)
+        if line is None:
             raise
-        return fail(f'--train-data-path {cfg.train_data_path}: {LABEL_CHECK} {cfg.num_class}; give the number '
-                    'of classes in the data')
+        return fail(line.strip().strip('[]') + '; regenerate the shards with data_gen/gen_tfrecord_data.py')
     except NonFiniteLoss as err:
         return fail(err, code=1)
+    except Preempted as err:
+        print(err, file=sys.stderr, flush=True)
+        return 143
     return 0
 
 

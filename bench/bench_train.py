@@ -120,7 +120,7 @@ def keras_steps(args, jit):
         infer(xs).numpy()
 
     def train():
-        loss, _ = train_step(batches)
+        loss, _, _ = train_step(batches)
         loss.numpy()  # wait for the step to finish
     return infer_step, train
 

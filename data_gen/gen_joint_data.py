@@ -31,8 +31,11 @@ from data_gen.skeleton import NUM_JOINT, SkeletonError, read_skeleton  # noqa: E
 from storage import files  # noqa: E402
 
 PARTS = ('train', 'val')
-DEFAULT_DATA_PATH = './data/nturgbd_raw/nturgb+d_skeletons'
-DEFAULT_OUT_FOLDER = {'ntu60': './data/ntu', 'ntu120': './data/ntu120'}
+# Defaults under the repository's data/ (the 2019 port's ../data/ from data_gen/): the same folders whether the
+# script is run from the repository root or, as the port's README does, from data_gen/.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_DATA_PATH = os.path.join(REPO, 'data', 'nturgbd_raw', 'nturgb+d_skeletons')
+DEFAULT_OUT_FOLDER = {'ntu60': os.path.join(REPO, 'data', 'ntu'), 'ntu120': os.path.join(REPO, 'data', 'ntu120')}
 CHUNK_SIZE = 8  # files per worker task: amortises inter-process overhead, keeps the ordered stream smooth
 REMAP_EVERY = 16  # rows written through one mapping before it is closed, so written pages leave our RSS
 
@@ -62,7 +65,7 @@ def parse_args(argv=None):
                         help='list of samples to leave out (default: the official missing-skeleton list of '
                              'the dataset, shipped in data_gen/resources; "" for none)')
     parser.add_argument('--out-folder', '--out_folder', default=None,
-                        help='output root (default: ./data/ntu or ./data/ntu120)')
+                        help='output root (default: data/ntu or data/ntu120 in the repository)')
     parser.add_argument('--dataset', choices=tuple(ntu.BENCHMARKS), default='ntu60')
     parser.add_argument('--benchmark', nargs='+', choices=('xsub', 'xview', 'xset'), default=None,
                         help='default: xsub xview for ntu60, xsub xset for ntu120')
@@ -112,7 +115,10 @@ def generate(args):
     sample_shape = (3, args.max_frame, NUM_JOINT, MAX_BODY_TRUE)
     folders = {b: os.path.join(args.out_folder, b) for b in args.benchmark}
     for folder in folders.values():
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise InputError(f'--out-folder: {folder} exists and is not a folder')
         os.makedirs(folder, exist_ok=True)
+        files.remove_stale_temporaries(folder)
     with contextlib.ExitStack() as cleanup:
         outputs = {}
         for (b, part), indices in splits.items():
@@ -121,6 +127,8 @@ def generate(args):
         stats, errors = convert_all(args, samples, placements, outputs, cleanup)
         skipped = {b: bad_names + [e for i, e in errors.items() if any(k[0] == b for k, _ in placements[i])]
                    for b in args.benchmark}
+        for folder in folders.values():  # a run killed among the renames leaves no meta.json over a mixed set
+            files.invalidate_meta(folder)
         for (b, part), output in outputs.items():
             output.commit(os.path.join(folders[b], files.label_file(part)))
         for b in args.benchmark:
@@ -180,9 +188,10 @@ def list_samples(data_paths, dataset, ignored_sample_path):
 
     Listing and filtering by name is cheap; N must be known before the outputs are created.
     """
-    if ignored_sample_path and not os.path.isfile(ignored_sample_path):
-        raise InputError(f'{ignored_sample_path}: no such file (--ignored-sample-path)')
-    ignored = ntu.load_missing(ignored_sample_path) if ignored_sample_path else set()
+    try:
+        ignored = ntu.load_missing(ignored_sample_path) if ignored_sample_path else set()
+    except ValueError as err:
+        raise InputError(f'{err} (--ignored-sample-path)') from None
     found, bad_names = {}, []
     listing = {'ignored': 0, 'other_dataset': 0}
     for folder in data_paths:

@@ -45,10 +45,20 @@ class KineticsError(ValueError):
     """A bad input file; str() is 'path[:line:col]: [where: ]what', the where a frame_index and person."""
 
 
+MAX_JSON_BYTES = 256 * 2 ** 20  # far above any Kinetics-skeleton file (the largest are a few MB)
+
+
 def _load_json(path):
+    if not os.path.isfile(path):  # a FIFO or a device would hang the read or never end
+        raise KineticsError(f'{path}: not a regular file')
+    if os.path.getsize(path) > MAX_JSON_BYTES:
+        raise KineticsError(f'{path}: {os.path.getsize(path)} bytes, larger than any skeleton file '
+                            f'({MAX_JSON_BYTES} at most)')
     try:
         with open(path, encoding='utf-8') as f:
             return json.load(f)
+    except RecursionError:
+        raise KineticsError(f'{path}: JSON nested too deeply to be a skeleton file') from None
     except json.JSONDecodeError as e:
         raise KineticsError(f'{path}:{e.lineno}:{e.colno}: malformed JSON: {e.msg}') from None
     except UnicodeDecodeError as e:
@@ -102,10 +112,13 @@ def read_clip(path, num_person_in=NUM_PERSON_IN, max_frame=MAX_FRAME):
     if slots:
         pose = np.asarray(poses, dtype=np.float64).reshape(-1, NUM_JOINT, 2)  # (P, V, xy)
         score = np.asarray(scores, dtype=np.float64)  # (P, V)
-        finite = np.isfinite(pose).all(axis=(1, 2)) & np.isfinite(score).all(axis=1)  # (P,)
+        # Checked after the float32 cast the sample is stored with: 1e308 is finite in float64, not in float32.
+        finite = (np.isfinite(pose.astype(np.float32)).all(axis=(1, 2))
+                  & np.isfinite(score.astype(np.float32)).all(axis=1))  # (P,)
         if not finite.all():
             t, m = slots[int(np.argmin(finite))]
-            raise KineticsError(f'{path}: frame_index {t}: person {m}: "pose" or "score" holds NaN or infinity')
+            raise KineticsError(f'{path}: frame_index {t}: person {m}: "pose" or "score" holds NaN, infinity or '
+                                'a value beyond float32')
         t, m = np.asarray(slots).T  # (P,) each
         observed = m < num_person_in
         t, m = t[observed], m[observed]
@@ -144,6 +157,9 @@ def read_labels(path):
         for key in ('has_skeleton', 'label_index'):
             if not isinstance(entry, dict) or key not in entry:
                 raise KineticsError(f'{path}: entry "{video_id}": missing key "{key}"')
+        if not isinstance(entry['has_skeleton'], bool):  # "no" would count as true
+            raise KineticsError(f'{path}: entry "{video_id}": has_skeleton {entry["has_skeleton"]!r} is not true '
+                                'or false')
         if type(entry['label_index']) is not int or not 0 <= entry['label_index'] < NUM_CLASS:
             raise KineticsError(f'{path}: entry "{video_id}": label_index {entry["label_index"]!r} is not '
                                 f'in [0, {NUM_CLASS})')
@@ -234,8 +250,13 @@ def main(argv=None):
     if missing:
         print(f'{PROG}: error: {missing[0]}: no such file or folder', file=sys.stderr)
         return 2
+    if args.out_folder.exists() and not args.out_folder.is_dir():
+        print(f'{PROG}: error: --out-folder {args.out_folder}: exists and is not a folder', file=sys.stderr)
+        return 2
     args.out_folder.mkdir(parents=True, exist_ok=True)
+    files.remove_stale_temporaries(args.out_folder)
     parts, skipped = {}, ([] if args.on_error == 'skip' else None)
+    files.invalidate_meta(args.out_folder)  # rewritten below for the parts converted; never left over a mix
     try:
         for part, (data_dir, label_path) in inputs.items():
             parts[part] = gendata(data_dir, label_path, args.out_folder, part, skipped)

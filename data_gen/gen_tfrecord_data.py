@@ -2,7 +2,10 @@
 
     python data_gen/gen_tfrecord_data.py --data-path data/ntu/xsub/train_data_joint.npy \
         --label-path data/ntu/xsub/train_label.pkl --dest-folder data/ntu_tfrecord/xsub/train \
-        [--num-shards 40] [--shuffle | --no-shuffle] [--seed 0] [--data-mode prenorm|raw] [--num-class K]
+        [--num-shards 40] [--shuffle | --no-shuffle | --shuffle true|false] [--seed 0] [--data-mode prenorm|raw] \
+        [--num-class K]
+    python data_gen/gen_tfrecord_data.py        # the 2019 port's step 4: every data/ntu/{benchmark}/{part}_data_joint.npy
+                                                # -> data/ntu/{benchmark}/{part}_data/ (what `python main.py` reads)
 
 Each record is a tf.train.Example with the schema of the 2019 TF port plus the sample name:
     features: bytes  tf.io.serialize_tensor(float32 (C, T, V, M))
@@ -13,10 +16,17 @@ each written under a temporary name and renamed when complete. {dest}/meta.json 
 num_samples, num_shards, sample_shape [C, T, V, M], max_frame (the stored T), data_mode, num_class, and `shards`
 ({file name: {num_records, num_bytes}}), which the feeder checks to name a truncated shard.
 
+Nothing is renamed into {dest} until every shard is complete: the shards are written under temporary names, then
+the old meta.json is removed, the shards renamed and the new meta.json written last, so a failed or killed run
+leaves the earlier set as it was (or, killed during the renames, a folder without meta.json, which the feeder
+refuses). Every sample is checked first: names unique, labels integers in [0, num_class), values finite after
+the float32 cast; the first offending sample is named.
+
 Shuffling permutes an index, not the data: the .npy is opened as a memmap and read shard by shard in
 chunks, so memory stays bounded whatever N is.
 """
 import argparse
+import contextlib
 import os
 import pathlib
 import re
@@ -40,14 +50,31 @@ class InputError(Exception):
     """Bad input; the message is printed as one line and the exit code is 2."""
 
 
+REPO = pathlib.Path(__file__).resolve().parents[1]
+DEFAULT_DATA_FOLDER = REPO / 'data' / 'ntu'  # the 2019 port's ../data/ntu, from data_gen/ or the root alike
+
+
+def _boolean(text):
+    """The 2019 port's `--shuffle True|False` values."""
+    value = text.strip().lower()
+    if value in ('true', 'yes', '1'):
+        return True
+    if value in ('false', 'no', '0'):
+        return False
+    raise argparse.ArgumentTypeError(f'expected true or false, got {text!r}')
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data-path', '--data_path', required=True, help='(N, C, T, V, M) float32 .npy')
-    parser.add_argument('--label-path', '--label_path', required=True, help='pickle of (names, labels)')
-    parser.add_argument('--dest-folder', '--dest_folder', required=True)
+    parser.add_argument('--data-path', '--data_path', help='(N, C, T, V, M) float32 .npy (default: every '
+                        f'{{part}}_data_joint.npy under {DEFAULT_DATA_FOLDER}/*/)')
+    parser.add_argument('--label-path', '--label_path', help='pickle of (names, labels) (default: the '
+                        '{part}_label.pkl beside the data)')
+    parser.add_argument('--dest-folder', '--dest_folder', help='(default: {part}_data/ beside the data)')
     parser.add_argument('--num-shards', '--num_shards', type=int, default=40)
-    parser.add_argument('--shuffle', action=argparse.BooleanOptionalAction, default=True,
-                        help='shuffle the sample order across shards (default: yes)')
+    parser.add_argument('--shuffle', nargs='?', const=True, default=True, type=_boolean,
+                        help='shuffle the sample order across shards (default: yes; also --shuffle true|false)')
+    parser.add_argument('--no-shuffle', dest='shuffle', action='store_false')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--data-mode', '--data_mode', choices=['prenorm', 'raw', 'kinetics'], default=None,
                         help='override the data_mode read from the meta.json beside the .npy')
@@ -56,7 +83,24 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if args.num_shards < 1:
         parser.error(f'--num-shards must be >= 1, got {args.num_shards}')
+    if args.num_class is not None and args.num_class < 1:
+        parser.error(f'--num-class must be >= 1, got {args.num_class}')
+    if args.data_path is None and (args.label_path or args.dest_folder):
+        parser.error('--label-path and --dest-folder go with --data-path')
     return args
+
+
+def conversions(args):
+    """[(data_path, label_path, dest_folder)] to convert: the one given, or the 2019 port's defaults."""
+    if args.data_path is not None:
+        data_path = pathlib.Path(args.data_path)
+        dest = args.dest_folder or data_path.with_name(f'{shard_stem(data_path)}_data')
+        return [(data_path, args.label_path, pathlib.Path(dest))]
+    found = sorted(DEFAULT_DATA_FOLDER.glob(f'*/{files.data_file("*")}'))
+    if not found:
+        raise InputError(f'{DEFAULT_DATA_FOLDER}: no */{files.data_file("{part}")} (run data_gen/gen_joint_data.py '
+                         'first, or give --data-path)')
+    return [(path, None, path.with_name(f'{shard_stem(path)}_data')) for path in found]
 
 
 def shard_stem(data_path):
@@ -97,15 +141,21 @@ def serialize_example(sample, label, name):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def write_shard(path, data, names, labels, indices, progress):
-    """Write the samples `indices` (in that order) to `path` atomically."""
+def write_shard(path, data, names, labels, indices, progress, data_path):
+    """Write the samples `indices` (in that order) to `path`; InputError naming the first sample that is not
+    finite after the float32 cast."""
     import tensorflow as tf
-    with files.atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
+    with tf.io.TFRecordWriter(str(path)) as writer:
         for start in range(0, len(indices), CHUNK):
             chunk = indices[start:start + CHUNK]
             # Fancy-indexing the memmap reads only these rows; sorting keeps the reads sequential.
             rows = np.sort(chunk)
             block = np.asarray(data[rows], dtype=np.float32)  # (chunk, C, T, V, M)
+            finite = np.isfinite(block).reshape(len(rows), -1).all(axis=1)
+            if not finite.all():
+                row = int(rows[np.argmin(finite)])
+                raise InputError(f'{data_path}: sample {row} ({names[row]}) holds NaN or infinite values (after '
+                                 'the float32 cast); regenerate it or leave it out')
             position = {row: i for i, row in enumerate(rows)}
             for index in chunk:
                 writer.write(serialize_example(block[position[index]], labels[index], names[index]))
@@ -124,25 +174,41 @@ def remove_stale_shards(dest, stem, keep):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        data, names, labels = load_inputs(args.data_path, args.label_path)
-        meta_in = files.read_meta(args.data_path)
+        for data_path, label_path, dest in conversions(args):
+            convert(args, data_path, label_path, dest)
     except (InputError, files.StorageError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f'error: {err.filename or args.dest_folder}: {err.strerror}', file=sys.stderr)
+        return 2
+    return 0
 
-    dest = pathlib.Path(args.dest_folder)
+
+def convert(args, data_path, label_path, dest):
+    """One .npy + labels -> shards + meta.json in `dest` (see the module docstring for the order of the writes)."""
+    data, names, labels = load_inputs(data_path, label_path)
+    meta_in = files.read_meta(data_path)
+    num_class = args.num_class or meta_in.get('num_class')
+    check_labels(names, labels, num_class, label_path or files.default_label_path(data_path))
+    if dest.exists() and not dest.is_dir():
+        raise InputError(f'--dest-folder {dest}: exists and is not a folder')
     dest.mkdir(parents=True, exist_ok=True)
-    stem = shard_stem(args.data_path)
+    files.remove_stale_temporaries(dest)
+    stem = shard_stem(data_path)
     num_shards = min(args.num_shards, len(labels))  # an empty shard would starve an input pipeline
     if num_shards < args.num_shards:
         print(f'note: {len(labels)} samples, writing {num_shards} shards instead of {args.num_shards}',
               file=sys.stderr)
     shards = {}
-    with tqdm(total=len(labels), unit='sample', desc=f'{stem} -> {dest}') as progress:
+    with contextlib.ExitStack() as renames, tqdm(total=len(labels), unit='sample', desc=f'{stem} -> {dest}') as bar:
         for k, indices in enumerate(shard_indices(len(labels), num_shards, args.shuffle, args.seed)):
             path = dest / f'{stem}-{k}.tfrecord'
-            write_shard(path, data, names, labels, indices, progress)
-            shards[path.name] = {'num_records': len(indices), 'num_bytes': path.stat().st_size}
+            tmp = renames.enter_context(files.atomic_path(path))  # renamed when the whole set is written
+            write_shard(tmp, data, names, labels, indices, bar, data_path)
+            shards[path.name] = {'num_records': len(indices), 'num_bytes': tmp.stat().st_size}
+        # Exit callbacks run last-in first-out: this one, before the renames, and only when nothing failed.
+        renames.push(lambda failed, *_: None if failed else files.invalidate_meta(dest))
     remove_stale_shards(dest, stem, keep=shards)
     meta = {
         'num_samples': len(labels),
@@ -150,12 +216,20 @@ def main(argv=None):
         'sample_shape': list(data.shape[1:]),
         'max_frame': int(data.shape[2]),  # the stored T: what predict pads or cuts a new recording to
         'data_mode': args.data_mode or meta_in.get('data_mode'),
-        'num_class': args.num_class or meta_in.get('num_class'),
+        'num_class': num_class,
         'shards': shards,
     }
     files.write_meta(meta, dest)
     print(f'wrote {len(labels)} samples into {num_shards} shards under {dest}')
-    return 0
+
+
+def check_labels(names, labels, num_class, label_path):
+    """Labels beyond num_class, refused now rather than by training later (storage.files.load_samples refuses
+    non-float data, load_labels repeated names and labels that are not integers >= 0)."""
+    if num_class is not None and len(labels) and labels.max() >= num_class:
+        i = int(np.argmax(labels >= num_class))
+        raise InputError(f'{label_path}: sample {i} ({names[i]}): label {labels[i]} is >= num_class {num_class} '
+                         '(meta.json or --num-class)')
 
 
 if __name__ == '__main__':

@@ -66,9 +66,20 @@ def load_missing(path):
     """The sample names listed in a missing-skeleton file, as a set.
 
     The official lists start with two sentences and a blank line; only lines that are sample names count.
+    /dev/null is the empty list. Raises ValueError naming the file when it is missing, not a text file, or not
+    a regular file.
     """
-    with open(path) as f:
-        return {line.strip() for line in f if _NAME.fullmatch(line.strip())}
+    if os.path.exists(path) and os.path.samefile(path, os.devnull):
+        return set()
+    if not os.path.exists(path):
+        raise ValueError(f'{path}: no such file')
+    if not os.path.isfile(path):
+        raise ValueError(f'{path}: not a regular file')
+    try:
+        with open(path, encoding='utf-8') as f:
+            return {line.strip() for line in f if _NAME.fullmatch(line.strip())}
+    except UnicodeDecodeError as err:
+        raise ValueError(f'{path}: not a text list of sample names (byte {err.start} is not UTF-8)') from None
 
 
 def _load_action_names():

@@ -12,6 +12,8 @@ import os
 import numpy as np
 
 NUM_JOINT = 25  # Kinect v2 joints per body
+# The largest NTU RGB+D 120 file is about 1.5 MB (4 bodies, 300 frames): anything far larger is not one.
+MAX_FILE_BYTES = 64 * 2 ** 20
 # bodyID clipedEdges handLeftConfidence handLeftState handRightConfidence handRightState isRestricted leanX
 # leanY trackingState
 BODY_FIELDS = 10
@@ -170,6 +172,9 @@ def read_skeleton(path, max_body=4):
     num_frames = tok.integer(0, 'the frame count')
     if num_frames == 0:
         raise SkeletonError(path, 1, 'expected at least 1 frame, found 0')
+    if num_frames > tok.num_lines - 1:  # every frame takes a line at least: a bound before allocating
+        raise SkeletonError(path, 1, f'expected a frame count the file can hold (at most {tok.num_lines - 1} for '
+                                     f'its {tok.num_lines} lines), found {num_frames}')
     # The vectorised check accepts exactly the well-formed files; any other goes through the line-by-line
     # walk, which raises at the first line that is wrong.
     body_counts, frame, slot, body_line = _check_layout(tok, num_frames) or _walk_layout(tok, num_frames)
@@ -181,7 +186,8 @@ def read_skeleton(path, max_body=4):
     if len(body_line):
         joint_lines = body_line.reshape(-1, 1) + 2 + np.arange(NUM_JOINT)  # (K, V)
         block = tok.first_three(joint_lines)  # (K, V, 3)
-        finite = np.isfinite(block).all(-1)
+        # Checked after the float32 cast the samples are stored with: 1e300 is finite in float64 only.
+        finite = np.isfinite(block.astype(np.float32)).all(-1)
         if not finite.all():
             bad_line = int(joint_lines[~finite][0])
             raise SkeletonError(path, bad_line + 1,
@@ -255,7 +261,15 @@ def _walk_layout(tok, num_frames):
 
 
 def _read_bytes(path):
-    with open(os.fspath(path), 'rb') as f:
+    """The file's bytes; only a regular file of a plausible size is read (a FIFO or /dev/zero would hang or
+    exhaust memory)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise SkeletonError(path, 1, 'a regular .skeleton file, found a special file or folder')
+    size = os.path.getsize(path)
+    if size > MAX_FILE_BYTES:
+        raise SkeletonError(path, 1, f'a .skeleton file of at most {MAX_FILE_BYTES} bytes, found {size}')
+    with open(path, 'rb') as f:
         return f.read()
 
 

@@ -126,4 +126,10 @@ def io_pairs(parser, args, stream_pairs):
             raise StorageError(f'{src}: no such file (generate the {files.stream_name(src)} stream first)')
         if src.resolve() == dst.resolve():
             raise StorageError(f'{dst}: the output would overwrite its input')
+        if dst.is_dir() or files.is_special_file(dst):
+            raise StorageError(f'{dst}: not a regular file name; a stream is a .npy written through a memory map')
+        if not dst.parent.is_dir():
+            raise StorageError(f'{dst}: the folder {dst.parent} does not exist')
+    for folder in {dst.parent for _, dst in pairs}:
+        files.remove_stale_temporaries(folder)
     return pairs

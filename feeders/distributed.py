@@ -6,7 +6,7 @@ import os
 import tensorflow as tf
 
 from feeders.npy_feeder import make_npy_dataset, read_npy_meta
-from feeders.tfrecord_feeder import make_tfrecord_dataset, read_dataset_meta
+from feeders.tfrecord_feeder import make_tfrecord_dataset, read_dataset_meta, shard_files
 
 
 def open_source(path, label_path=None):
@@ -19,20 +19,26 @@ def open_source(path, label_path=None):
         return dict(read_npy_meta(path, label_path), source=('npy', path, label_path))
     if not os.path.isdir(path):
         raise FileNotFoundError('no such folder (give a folder of TFRecord shards or a .npy file)')
-    return dict(read_dataset_meta(path), source=('tfrecord', path, None))
+    meta = read_dataset_meta(path)
+    shard_files(path, meta)  # a missing or truncated shard is named now, not when the pipeline starts
+    return dict(meta, source=('tfrecord', path, None))
 
 
-def distribute(strategy, meta, global_batch, training, seed=None, augment=None):
-    """The distributed dataset of open_source's `meta`: (x, label) batches when training (repeated forever),
-    (x, label, name) once over the set otherwise. The feeders take the global batch and the InputContext and
-    batch ctx.get_per_replica_batch_size() of it per replica."""
+def distribute(strategy, meta, global_batch, training, seed=None, augment=None, skip_steps=0):
+    """The distributed dataset of open_source's `meta`: (x, label) batches when training (repeated: an epoch is
+    counted in steps), (x, label, name) once over the set otherwise. The feeders take the global batch and the
+    InputContext and batch ctx.get_per_replica_batch_size() of it per replica. `skip_steps` global steps are
+    skipped (a resumed epoch): each takes one batch per replica that the pipeline feeds."""
     kind, path, label_path = meta['source']
 
     def dataset_fn(ctx):
         kwargs = dict(training=training, input_context=ctx, seed=seed, augment=augment if training else None)
         ds = (make_npy_dataset(path, label_path, global_batch, **kwargs) if kind == 'npy'
               else make_tfrecord_dataset(path, global_batch, **kwargs))
-        return ds.repeat() if training else ds
+        if not training:
+            return ds
+        replicas_per_pipeline = ctx.num_replicas_in_sync // ctx.num_input_pipelines
+        return ds.repeat().skip(skip_steps * replicas_per_pipeline)
 
     # Evaluation yields sample names (strings): keep batches on the host, strategy.run copies x to devices.
     options = tf.distribute.InputOptions(experimental_fetch_to_device=training)

@@ -15,6 +15,9 @@ def read_npy_meta(data_path, label_path=None):
     memmap, data_mode, num_class and max_frame from the meta.json gen_joint_data writes beside it (None without
     one). Raises storage.files.StorageError naming the bad file."""
     data, names, _ = files.load_npy_pair(data_path, label_path)
+    if data.dtype != np.float32:
+        raise ValueError(f'{data_path}: expected float32 samples, found {data.dtype} (convert with '
+                         'data_gen/gen_tfrecord_data.py, which casts and checks them)')
     written = files.read_meta(data_path)
     return {'num_samples': len(names), 'sample_shape': list(data.shape[1:]), 'data_mode': written.get('data_mode'),
             'num_class': written.get('num_class'), 'max_frame': int(data.shape[2])}

@@ -18,6 +18,8 @@ import tensorflow as tf
 from feeders import augment as aug
 from storage import files
 
+# The message of the in-pipeline record check; main.py recognises it in TensorFlow's error.
+RECORD_CHECK = 'a record is not a float32 tensor of shape'
 FEATURES = {
     'features': tf.io.FixedLenFeature([], tf.string, default_value=''),
     'label': tf.io.FixedLenFeature([], tf.int64, default_value=-1),
@@ -38,15 +40,18 @@ def _count_records(path):
         raise ValueError(f'{path}: truncated or corrupt TFRecord file ({err.message.splitlines()[-1]})') from None
 
 
-def _infer_sample_shape(path):
-    for record in tf.data.TFRecordDataset(str(path)).take(1):
-        example = tf.io.parse_single_example(record, FEATURES)
-        return tf.io.parse_tensor(example['features'], tf.float32).shape.as_list()
-    raise ValueError(f'{path}: no records, cannot infer the sample shape')
+def _first_example(paths):
+    """The first record of the first non-empty shard, parsed (the 2019 port's default of 40 shards leaves the
+    first ones empty on a small set)."""
+    for path in paths:
+        for record in tf.data.TFRecordDataset(str(path)).take(1):
+            return path, tf.io.parse_single_example(record, FEATURES)
+    raise ValueError(f'{paths[0].parent}: no records in any of its {len(paths)} shards')
 
 
 def read_dataset_meta(folder, count_records=True):
-    """The folder's meta.json; without one, count the records (count_records) and read the first's shape.
+    """The folder's meta.json; without one (the 2019 port's shards, which have no names), count the records
+    (count_records) and read the first record's shape. A folder of named shards without meta.json is refused.
 
     Returns:
         dict with num_samples, num_shards, sample_shape [C, T, V, M], max_frame, data_mode, num_class and, when
@@ -58,7 +63,12 @@ def read_dataset_meta(folder, count_records=True):
         meta.setdefault('max_frame', meta['sample_shape'][1])  # folders written before max_frame was recorded
         return meta
     paths = _glob_shards(folder)
-    shape = _infer_sample_shape(paths[0])
+    first, example = _first_example(paths)
+    if example['name'].numpy():
+        # Our shards carry names and a meta.json written last: without it the set is incomplete.
+        raise ValueError(f'{folder}: no {files.META_NAME} beside shards written by data_gen/gen_tfrecord_data.py: '
+                         'the set is incomplete (an interrupted run?); run gen_tfrecord_data.py again')
+    shape = tf.io.parse_tensor(example['features'], tf.float32).shape.as_list()
     meta = {'num_samples': None, 'num_shards': len(paths), 'sample_shape': shape, 'max_frame': shape[1],
             'data_mode': None, 'num_class': None}
     if count_records:
@@ -74,7 +84,7 @@ def _glob_shards(folder):
     return paths
 
 
-def _shard_files(folder, meta):
+def shard_files(folder, meta):
     """Shard paths in order. When meta.json lists the shards, check each exists with its recorded size.
 
     TFRecordDataset's DataLossError for a truncated file does not name the file, so the size check
@@ -101,7 +111,7 @@ def find_corrupt_shard(folder):
     TFRecordDataset's DataLossError ("corrupted record at N") does not name the file; scanning every shard
     costs a full read of the folder, so callers do it only after such an error.
     """
-    for path in _shard_files(folder, read_dataset_meta(folder, count_records=False)):
+    for path in shard_files(folder, read_dataset_meta(folder, count_records=False)):
         try:
             for _ in tf.data.TFRecordDataset(path):
                 pass
@@ -130,7 +140,7 @@ def _make_reader(shape, with_name):
     prefix, size = _tensor_header(shape)
 
     def read(path):
-        message = tf.strings.join([path, f': a record is not a float32 tensor of shape {list(shape)} '
+        message = tf.strings.join([path, f': {RECORD_CHECK} {list(shape)} '
                                          '(sample_shape in meta.json) with a label >= 0; expected serialized '
                                          f'size {size} bytes, found (size, label):'])
 
@@ -144,10 +154,25 @@ def _make_reader(shape, with_name):
             with tf.control_dependencies([check]):
                 x = tf.io.parse_tensor(raw, tf.float32)
             x = tf.ensure_shape(x, shape)
-            return (x, example['label'], example['name']) if with_name else (x, example['label'])
+            return x, example['label'], example['name']
 
-        return tf.data.TFRecordDataset(path).map(parse)
+        def parse_named(index, record):
+            x, label, name = parse(record)
+            # The 2019 port's records have no name: a stable one from the shard and the record's position.
+            name = tf.where(tf.equal(name, ''), tf.strings.join([basename(path), tf.strings.as_string(index)], ':'),
+                            name)
+            return x, label, name
+
+        records = tf.data.TFRecordDataset(path)
+        if with_name:
+            return records.enumerate().map(parse_named)
+        return records.map(lambda record: parse(record)[:2])
     return read
+
+
+def basename(path):
+    """The file name of a path tensor."""
+    return tf.strings.regex_replace(path, r'^.*/', '')
 
 
 def finish_pipeline(samples, replica_batch, training, shuffle_buffer, seed, augment, deterministic):
@@ -189,7 +214,7 @@ def make_tfrecord_dataset(folder, global_batch, training, input_context=None, sh
     """
     meta = read_dataset_meta(folder, count_records=False)
     shape = [int(d) for d in meta['sample_shape']]
-    paths = _shard_files(folder, meta)
+    paths = shard_files(folder, meta)
     if input_context is not None:
         if len(paths) < input_context.num_input_pipelines:
             raise ValueError(f'{folder}: {len(paths)} shards cannot feed {input_context.num_input_pipelines} '

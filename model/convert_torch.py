@@ -80,7 +80,10 @@ def state_dict_to_model(state_dict, num_class=None, source='state_dict'):
                                f'expects {tuple(variable.shape)} (as PyTorch {_torch_shape(variable.shape)}); '
                                f'the file is not an official ST-GCN with channels {model.config.channels}')
         variable.assign(value.astype(np.float32))
-    model.meta = {'preset': 'paper', 'data_mode': 'raw', 'max_frame': DEFAULT_MAX_FRAME, 'source': str(source)}
+    # The official NTU models take raw camera coordinates, the Kinetics one (openpose layout) the official
+    # Kinetics feeder's centred (x, y, score).
+    data_mode = 'kinetics' if model.config.layout == 'openpose' else 'raw'
+    model.meta = {'preset': 'paper', 'data_mode': data_mode, 'max_frame': DEFAULT_MAX_FRAME, 'source': str(source)}
     return model
 
 

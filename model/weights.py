@@ -19,6 +19,7 @@ if __name__ == '__main__':
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import h5py
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
@@ -57,7 +58,18 @@ def load_pretrained(path, num_class=None):
     model.meta = {'preset', 'data_mode', 'max_frame', 'source'}; data_mode says which preprocessing the weights
     expect, max_frame the T their training samples had.
     """
-    path = str(path)
+    try:
+        model = _load(str(path), num_class)
+    except tf.errors.OpError as err:  # a truncated or corrupted checkpoint (.index or .data file)
+        raise WeightsError(f'{path}: the checkpoint cannot be read ({_first_line(err.message)}); it is truncated '
+                           'or corrupted') from None
+    for weight in model.weights:
+        if not np.all(np.isfinite(np.asarray(weight))):
+            raise WeightsError(f'{path}: {weight.path} holds NaN or infinite values; these weights cannot be used')
+    return model
+
+
+def _load(path, num_class):
     if not os.path.exists(path) and checkpoint_prefix(path) is None:
         raise WeightsError(f'{path}: no such file or directory; pass a weights file or checkpoint')
     if os.path.isfile(path) and (path.endswith(TORCH_SUFFIXES) or _is_torch_file(path)):
@@ -226,8 +238,11 @@ def _is_torch_file(path):
     if head == TORCH_LEGACY_MAGIC:
         return True
     if head.startswith(b'PK\x03\x04'):
-        with zipfile.ZipFile(path) as z:
-            return any(name.endswith('/data.pkl') or name == 'data.pkl' for name in z.namelist())
+        try:
+            with zipfile.ZipFile(path) as z:
+                return any(name.endswith('/data.pkl') or name == 'data.pkl' for name in z.namelist())
+        except zipfile.BadZipFile:  # a zip header over garbage: no torch file
+            return False
     return False
 
 

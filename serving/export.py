@@ -6,7 +6,8 @@ DIR/saved_model.pb, variables/  signature `serving_default`: x float32 (batch, C
                                 -> {'logits': (batch, num_class), 'probabilities': softmax of the logits}
 DIR/model.tflite                the same signature; batch and T stay dynamic (the interpreter's signature
                                 runner resizes the input to each call)
-DIR/meta.json                   {"preset", "data_mode", "num_class", "source"}: inputs are
+DIR/meta.json                   {"format": "stgcn-export", "preset", "data_mode", "max_frame", "num_class",
+                                "source"}: inputs are
                                 data_gen.preprocess.skeleton_to_sample(path, mode=data_mode)
 
 The folder is built under a temporary name beside DIR and swapped into place when complete
@@ -23,13 +24,13 @@ from storage import files
 SIGNATURE = 'serving_default'
 TFLITE_NAME = 'model.tflite'
 META_NAME = files.META_NAME
+EXPORT_FORMAT = 'stgcn-export'  # meta.json's `format`: the marker of a folder this phase may replace
 
 
 def run(cfg):
     """The export phase: write --export-dir from --weights. Returns the exit code (0)."""
     dest = os.path.abspath(cfg.export_dir)
-    if os.path.exists(dest) and not os.path.isdir(dest):
-        raise ServingError(f'--export-dir {cfg.export_dir}: exists and is not a folder')
+    check_destination(dest, cfg)
     model = load_model(cfg)
     with files.atomic_folder(dest) as tmp:
         tflite_bytes = export_to(model, str(tmp))
@@ -39,6 +40,32 @@ def run(cfg):
           f'({len(tflite_bytes) / 2 ** 20:.1f} MiB, same signature), {META_NAME} '
           f'(data mode {model.meta["data_mode"]})', flush=True)
     return 0
+
+
+def check_destination(dest, cfg):
+    """The export replaces `dest` whole: refuse a folder that is not an earlier export, and any folder that
+    holds the weights being exported."""
+    if os.path.exists(dest) and not os.path.isdir(dest):
+        raise ServingError(f'--export-dir {cfg.export_dir}: exists and is not a folder')
+    if cfg.weights:
+        weights = os.path.abspath(cfg.weights)
+        if os.path.commonpath([weights, dest]) in (weights, dest):
+            raise ServingError(f'--export-dir {cfg.export_dir}: holds or is inside --weights {cfg.weights}; '
+                               'the export replaces the whole folder: give another one')
+    if os.path.isdir(dest) and os.listdir(dest) and not is_export(dest):
+        raise ServingError(f'--export-dir {cfg.export_dir}: a non-empty folder that is not an earlier export; the '
+                           'export replaces the whole folder: give a new or empty one')
+
+
+def is_export(folder):
+    """Whether `folder` is one this phase wrote: its meta.json says so (older exports: the three files)."""
+    try:
+        meta = files.read_meta(folder)
+    except files.StorageError:
+        return False
+    if meta.get('format') == EXPORT_FORMAT:
+        return True
+    return bool(meta) and all(os.path.exists(os.path.join(folder, name)) for name in ('saved_model.pb', TFLITE_NAME))
 
 
 def export_to(model, folder):
@@ -55,8 +82,8 @@ def export_to(model, folder):
 
     tflite_bytes = tf.lite.TFLiteConverter.from_saved_model(folder).convert()
     files.write_bytes(tflite_bytes, os.path.join(folder, TFLITE_NAME))
-    meta = {'preset': model.meta['preset'], 'data_mode': model.meta['data_mode'], 'num_class': config.num_class,
-            'source': model.meta['source']}
+    meta = {'format': EXPORT_FORMAT, 'preset': model.meta['preset'], 'data_mode': model.meta['data_mode'],
+            'max_frame': model.meta['max_frame'], 'num_class': config.num_class, 'source': model.meta['source']}
     files.write_meta(meta, folder)
     return tflite_bytes
 

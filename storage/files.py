@@ -89,7 +89,7 @@ def _positive_ints(v):
 # Every key any meta.json of this project holds, with its check. Data folders (gen_joint_data, gen_kinetics_data,
 # gen_bone_data, gen_motion_data) write dataset, benchmark, data_mode, max_frame, num_class, layout, parts and
 # streams; TFRecord folders (gen_tfrecord_data) num_samples, num_shards, sample_shape, data_mode, max_frame,
-# num_class and shards; export folders preset, data_mode, num_class, source.
+# num_class and shards; export folders format, preset, data_mode, max_frame, num_class, source.
 META_SCHEMA = {
     'dataset': (lambda v: isinstance(v, str), 'a string'),
     'benchmark': (lambda v: isinstance(v, str), 'a string'),
@@ -106,6 +106,7 @@ META_SCHEMA = {
         isinstance(s, dict) and _is_int(s.get('num_records')) and _is_int(s.get('num_bytes')) for s in v.values()),
         'an object {file name: {"num_records": int, "num_bytes": int}}'),
     'preset': (lambda v: isinstance(v, str), 'a string'),
+    'format': (lambda v: isinstance(v, str), 'a string'),
     'source': (lambda v: isinstance(v, str), 'a string'),
 }
 
@@ -231,14 +232,21 @@ def load_samples(path):
 def load_labels(path):
     """(names list of str, labels int64 (N,)) from a label pickle of (names, labels)."""
     obj = load_pickle(path)
-    try:
-        names, labels = obj
-        labels = np.asarray(labels)
-    except (ValueError, TypeError) as err:
-        raise StorageError(f'{path}: expected a pickle of (names, labels) ({_first_line(err)})') from None
+    if not (isinstance(obj, (tuple, list)) and len(obj) == 2 and all(hasattr(v, '__len__') for v in obj)):
+        raise StorageError(f'{path}: expected a pickle of (names, labels), found {type(obj).__name__}')
+    names, labels = obj
     if len(names) != len(labels):
         raise StorageError(f'{path}: {len(names)} names but {len(labels)} labels')
-    return [str(n) for n in names], labels.astype(np.int64)
+    seen = set()
+    for i, (name, label) in enumerate(zip(names, labels)):
+        if not isinstance(name, str) or not name:
+            raise StorageError(f'{path}: sample {i}: the name {name!r} is not a non-empty string')
+        if name in seen:
+            raise StorageError(f'{path}: sample {i}: the name {name!r} repeats (scores are kept by name)')
+        seen.add(name)
+        if not (isinstance(label, (int, np.integer)) and not isinstance(label, (bool, np.bool_)) and label >= 0):
+            raise StorageError(f'{path}: sample {i} ({name}): label {label!r} is not an integer >= 0')
+    return list(names), np.asarray(labels, dtype=np.int64).reshape(len(names))
 
 
 def load_npy_pair(data_path, label_path=None):
@@ -264,6 +272,46 @@ def temporary_path(path, tag=''):
     """A hidden name beside `path`, unique to this process: '.{name}{tag}.{pid}.tmp'."""
     path = pathlib.Path(path)
     return path.with_name(f'.{path.name}{tag}.{os.getpid()}.tmp')
+
+
+_TEMPORARY = re.compile(r'\..+\.(?P<pid>\d+)\.tmp(\..*)?')
+
+
+def remove_stale_temporaries(folder):
+    """Delete the temporary files and folders (temporary_path's names) that killed runs left in `folder`: those
+    whose process is gone. Returns the names removed."""
+    folder = pathlib.Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        match = _TEMPORARY.fullmatch(path.name)
+        if match is None or _process_alive(int(match['pid'])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return removed
+
+
+def _process_alive(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def invalidate_meta(folder):
+    """Remove `{folder}/meta.json` before an output set in `folder` is replaced file by file, so that a run
+    killed between two renames leaves a folder the readers refuse (no meta.json), never a mix under an old one."""
+    (pathlib.Path(folder) / META_NAME).unlink(missing_ok=True)
 
 
 def is_special_file(path):

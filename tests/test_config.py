@@ -49,7 +49,8 @@ def test_table_is_consistent():
 def test_defaults_are_the_official_recipe():
     cfg = resolve_config(PATHS)
     assert (cfg.base_lr, cfg.lr_step_epochs, cfg.num_epochs, cfg.batch_size, cfg.weight_decay) == (0.1, (10, 50), 80, 64, 1e-4)
-    assert (cfg.model_preset, cfg.num_class, cfg.phase, cfg.config) == ('paper', 60, 'train', None)
+    assert (cfg.model_preset, cfg.num_class, cfg.phase, cfg.config) == ('paper', None, 'train', None)
+    assert model_config(cfg).num_class == 60 and model_config(cfg, 120).num_class == 120  # the data's, else 60
     assert (cfg.save_freq, cfg.eval_freq, cfg.mixed_precision, cfg.gpus) == (10, 1, 'none', None)
     assert (cfg.in_channels, cfg.dropout, cfg.edge_importance, cfg.layout, cfg.partition, cfg.channels) == (None,) * 6
     assert cfg.augment == {'valid_crop': False, 'random_shift': False, 'random_choose': 0,
@@ -187,13 +188,16 @@ def test_flag_errors_name_the_flag(argv, expected):
 
 
 @pytest.mark.parametrize('argv,expected', [
-    (['--test-data-path', 'te'], '--phase train needs --train-data-path (YAML: train_feeder_args.data_path)'),
-    (['--phase', 'test'], '--phase test needs --test-data-path'),
     (['--phase', 'predict'], '--phase predict needs --skeleton'),
     (['--phase', 'export'], '--phase export needs --export-dir'),
 ])
 def test_phase_requirements(argv, expected):
     assert error_of(argv).startswith(expected)
+
+
+def test_data_paths_default_to_the_2019_ports():
+    cfg = resolve_config([])
+    assert (cfg.train_data_path, cfg.test_data_path) == ('data/ntu/xview/train_data', 'data/ntu/xview/val_data')
 
 
 def test_missing_config_file(tmp_path):
@@ -250,72 +254,74 @@ def test_all_benchmark_configs_exist():
 
 # Every shipped config's resolved values: (phase, preset, num_class, layout, batch_size, base_lr, weight_decay,
 # num_epoch, step, random_choose, random_move, the data it reads (train: training set; test: test set), and the
-# weights it tests (test) or the scores it keeps for ensembling (train)). The official recipe: paper, lr 0.1,
+# weights it tests (test) or the scores it keeps for ensembling (train), and the model's dropout as upstream's
+# files resolve it: 0.5 in the official NTU configs, none (st_gcn.Model's default 0) in its Kinetics ones, none in
+# the 2019 port). The official recipe: paper, lr 0.1,
 # wd 1e-4, 80 epochs, steps [10, 50]; the 2019 port's: tf2019, 50 epochs, steps [10, 40]; the paper's Kinetics:
 # batch 256, 50 epochs, steps [20, 30, 40], window 150 with random_move (docs/reference.md section 4, docs/departures.md).
 SHIPPED = {
     'config/demo.yaml': ('train', 'paper', 60, None, 8, 0.1, 0.0001, 15, (11,), 0, False,
-        'demo_out/tfrecord/xsub/train', None),
+        'demo_out/tfrecord/xsub/train', None, 0.5),
     'config/st_gcn/kinetics/test.yaml': ('test', 'paper', 400, 'openpose', 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/kinetics/val_data_joint', None),
+        'data/kinetics/val_data_joint', None, 0.0),
     'config/st_gcn/kinetics/train.yaml': ('train', 'paper', 400, 'openpose', 256, 0.1, 0.0001, 50, (20, 30, 40), 150, True,
-        'data/kinetics/train_data_joint', None),
+        'data/kinetics/train_data_joint', None, 0.0),
     'config/st_gcn/ntu-xsub/test.yaml': ('test', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xsub/val_data_joint', 'models/st_gcn.ntu-xsub-300b57d4.pth'),
+        'data/ntu_raw/xsub/val_data_joint', 'models/st_gcn.ntu-xsub-300b57d4.pth', 0.5),
     'config/st_gcn/ntu-xsub/train.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xsub/train_data_joint', None),
+        'data/ntu_raw/xsub/train_data_joint', None, 0.5),
     'config/st_gcn/ntu-xsub/train_bone.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xsub/train_data_bone', 'logs/st_gcn/ntu-xsub_bone/scores_val.pkl'),
+        'data/ntu_raw/xsub/train_data_bone', 'logs/st_gcn/ntu-xsub_bone/scores_val.pkl', 0.5),
     'config/st_gcn/ntu-xsub/train_bone_motion.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xsub/train_data_bone_motion', 'logs/st_gcn/ntu-xsub_bone_motion/scores_val.pkl'),
+        'data/ntu_raw/xsub/train_data_bone_motion', 'logs/st_gcn/ntu-xsub_bone_motion/scores_val.pkl', 0.5),
     'config/st_gcn/ntu-xsub/train_joint_motion.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xsub/train_data_joint_motion', 'logs/st_gcn/ntu-xsub_joint_motion/scores_val.pkl'),
+        'data/ntu_raw/xsub/train_data_joint_motion', 'logs/st_gcn/ntu-xsub_joint_motion/scores_val.pkl', 0.5),
     'config/st_gcn/ntu-xview/test.yaml': ('test', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xview/val_data_joint', 'models/st_gcn.ntu-xview-9ba67746.pth'),
+        'data/ntu_raw/xview/val_data_joint', 'models/st_gcn.ntu-xview-9ba67746.pth', 0.5),
     'config/st_gcn/ntu-xview/train.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xview/train_data_joint', None),
+        'data/ntu_raw/xview/train_data_joint', None, 0.5),
     'config/st_gcn/ntu-xview/train_bone.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xview/train_data_bone', 'logs/st_gcn/ntu-xview_bone/scores_val.pkl'),
+        'data/ntu_raw/xview/train_data_bone', 'logs/st_gcn/ntu-xview_bone/scores_val.pkl', 0.5),
     'config/st_gcn/ntu-xview/train_bone_motion.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xview/train_data_bone_motion', 'logs/st_gcn/ntu-xview_bone_motion/scores_val.pkl'),
+        'data/ntu_raw/xview/train_data_bone_motion', 'logs/st_gcn/ntu-xview_bone_motion/scores_val.pkl', 0.5),
     'config/st_gcn/ntu-xview/train_joint_motion.yaml': ('train', 'paper', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu_raw/xview/train_data_joint_motion', 'logs/st_gcn/ntu-xview_joint_motion/scores_val.pkl'),
+        'data/ntu_raw/xview/train_data_joint_motion', 'logs/st_gcn/ntu-xview_joint_motion/scores_val.pkl', 0.5),
     'config/st_gcn/ntu120-xset/test.yaml': ('test', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xset/val_data_joint', 'checkpoints/st_gcn/ntu120-xset'),
+        'data/ntu120_raw/xset/val_data_joint', 'checkpoints/st_gcn/ntu120-xset', 0.5),
     'config/st_gcn/ntu120-xset/train.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xset/train_data_joint', None),
+        'data/ntu120_raw/xset/train_data_joint', None, 0.5),
     'config/st_gcn/ntu120-xset/train_bone.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xset/train_data_bone', 'logs/st_gcn/ntu120-xset_bone/scores_val.pkl'),
+        'data/ntu120_raw/xset/train_data_bone', 'logs/st_gcn/ntu120-xset_bone/scores_val.pkl', 0.5),
     'config/st_gcn/ntu120-xset/train_bone_motion.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xset/train_data_bone_motion', 'logs/st_gcn/ntu120-xset_bone_motion/scores_val.pkl'),
+        'data/ntu120_raw/xset/train_data_bone_motion', 'logs/st_gcn/ntu120-xset_bone_motion/scores_val.pkl', 0.5),
     'config/st_gcn/ntu120-xset/train_joint_motion.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xset/train_data_joint_motion', 'logs/st_gcn/ntu120-xset_joint_motion/scores_val.pkl'),
+        'data/ntu120_raw/xset/train_data_joint_motion', 'logs/st_gcn/ntu120-xset_joint_motion/scores_val.pkl', 0.5),
     'config/st_gcn/ntu120-xsub/test.yaml': ('test', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xsub/val_data_joint', 'checkpoints/st_gcn/ntu120-xsub'),
+        'data/ntu120_raw/xsub/val_data_joint', 'checkpoints/st_gcn/ntu120-xsub', 0.5),
     'config/st_gcn/ntu120-xsub/train.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xsub/train_data_joint', None),
+        'data/ntu120_raw/xsub/train_data_joint', None, 0.5),
     'config/st_gcn/ntu120-xsub/train_bone.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xsub/train_data_bone', 'logs/st_gcn/ntu120-xsub_bone/scores_val.pkl'),
+        'data/ntu120_raw/xsub/train_data_bone', 'logs/st_gcn/ntu120-xsub_bone/scores_val.pkl', 0.5),
     'config/st_gcn/ntu120-xsub/train_bone_motion.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xsub/train_data_bone_motion', 'logs/st_gcn/ntu120-xsub_bone_motion/scores_val.pkl'),
+        'data/ntu120_raw/xsub/train_data_bone_motion', 'logs/st_gcn/ntu120-xsub_bone_motion/scores_val.pkl', 0.5),
     'config/st_gcn/ntu120-xsub/train_joint_motion.yaml': ('train', 'paper', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120_raw/xsub/train_data_joint_motion', 'logs/st_gcn/ntu120-xsub_joint_motion/scores_val.pkl'),
+        'data/ntu120_raw/xsub/train_data_joint_motion', 'logs/st_gcn/ntu120-xsub_joint_motion/scores_val.pkl', 0.5),
     'config/tf2019/ntu-xsub/test.yaml': ('test', 'tf2019', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu/xsub/val_data_joint', 'models/tf2019/xsub'),
+        'data/ntu/xsub/val_data_joint', 'models/tf2019/xsub', 0.0),
     'config/tf2019/ntu-xsub/train.yaml': ('train', 'tf2019', 60, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
-        'data/ntu/xsub/train_data_joint', None),
+        'data/ntu/xsub/train_data_joint', None, 0.0),
     'config/tf2019/ntu-xview/test.yaml': ('test', 'tf2019', 60, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu/xview/val_data_joint', 'models/tf2019/xview'),
+        'data/ntu/xview/val_data_joint', 'models/tf2019/xview', 0.0),
     'config/tf2019/ntu-xview/train.yaml': ('train', 'tf2019', 60, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
-        'data/ntu/xview/train_data_joint', None),
+        'data/ntu/xview/train_data_joint', None, 0.0),
     'config/tf2019/ntu120-xset/test.yaml': ('test', 'tf2019', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120/xset/val_data_joint', 'checkpoints/tf2019/ntu120-xset'),
+        'data/ntu120/xset/val_data_joint', 'checkpoints/tf2019/ntu120-xset', 0.0),
     'config/tf2019/ntu120-xset/train.yaml': ('train', 'tf2019', 120, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
-        'data/ntu120/xset/train_data_joint', None),
+        'data/ntu120/xset/train_data_joint', None, 0.0),
     'config/tf2019/ntu120-xsub/test.yaml': ('test', 'tf2019', 120, None, 64, 0.1, 0.0001, 80, (10, 50), 0, False,
-        'data/ntu120/xsub/val_data_joint', 'checkpoints/tf2019/ntu120-xsub'),
+        'data/ntu120/xsub/val_data_joint', 'checkpoints/tf2019/ntu120-xsub', 0.0),
     'config/tf2019/ntu120-xsub/train.yaml': ('train', 'tf2019', 120, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
-        'data/ntu120/xsub/train_data_joint', None),
+        'data/ntu120/xsub/train_data_joint', None, 0.0),
 }
 
 
@@ -331,4 +337,5 @@ def test_shipped_config_resolves_to_its_recipe(path):
     data = cfg.train_data_path if cfg.phase == 'train' else cfg.test_data_path
     other = cfg.weights if cfg.phase == 'test' else cfg.save_scores
     assert (cfg.phase, cfg.model_preset, cfg.num_class, cfg.layout, cfg.batch_size, cfg.base_lr, cfg.weight_decay,
-            cfg.num_epochs, cfg.lr_step_epochs, cfg.random_choose, cfg.random_move, data, other) == SHIPPED[path]
+            cfg.num_epochs, cfg.lr_step_epochs, cfg.random_choose, cfg.random_move, data, other,
+            model_config(cfg).dropout) == SHIPPED[path]

@@ -129,7 +129,7 @@ def _one_line_error(capsys):
     (['--train-data-path', '/no/such/dir'], '--train-data-path /no/such/dir: no such folder'),
     (['--gpus', '3'], '--gpus: GPU 3 does not exist'),
     (['--model-preset', 'resnet'], "--model-preset"),
-    (['--num-classes', '5'], '--num-classes is 5 but'),
+    (['--num-classes', '5'], 'the model has 5 classes (--num-classes or the weights) but'),
     (['--batch-size', '0'], '--batch-size 0: must be >= 1'),
     (['--batch-size', '32'], '16 samples is fewer than one global batch of 32 (32 per replica x 1)'),
 ])

@@ -91,12 +91,14 @@ class RunConfig:
     """The resolved settings of one run. Defaults are the official NTU recipe (docs/reference.md section 4)
     except where a comment says otherwise. Each field says how it is set: YAML key, flag, kind."""
     phase: str = _option('train', 'phase', '--phase', 'str', 'what to run', choices=PHASES)
+    # The 2019 port's defaults: the shards `python data_gen/gen_tfrecord_data.py` writes with no arguments.
     train_data_path: str = _option(
-        None, 'train_feeder_args.data_path', '--train-data-path', 'str',
+        'data/ntu/xview/train_data', 'train_feeder_args.data_path', '--train-data-path', 'str',
         'folder of training TFRecord shards (gen_tfrecord_data.py output), or a {part}_data_joint.npy '
         '(gen_joint_data.py output) read through a memmap')
-    test_data_path: str = _option(None, 'test_feeder_args.data_path', '--test-data-path', 'str',
-                                  'folder of test TFRecord shards (or a {part}_data_joint.npy, as for training)')
+    test_data_path: str = _option('data/ntu/xview/val_data', 'test_feeder_args.data_path', '--test-data-path',
+                                  'str', 'folder of test TFRecord shards (or a {part}_data_joint.npy, as for '
+                                  'training)')
     train_label_path: str = _option(None, 'train_feeder_args.label_path', '--train-label-path', 'str',
                                     'labels of a .npy training set (default: the {part}_label.pkl beside it)')
     test_label_path: str = _option(None, 'test_feeder_args.label_path', '--test-label-path', 'str',
@@ -110,7 +112,9 @@ class RunConfig:
     model_preset: str = _option('paper', 'model_preset', '--model-preset', 'str',
                                 'paper: the official model; tf2019: the 2019 TF port (its Dropbox weights)',
                                 choices=tuple(PRESETS))
-    num_class: int = _option(60, 'model_args.num_class', '--num-classes', 'int', 'number of action classes',
+    # None: the training data's meta.json, else NTU-60's 60 (train); the weights' own (test, predict, export).
+    num_class: int = _option(None, 'model_args.num_class', '--num-classes', 'int',
+                             'number of action classes (default: from the data or the weights, else 60)',
                              check=_at_least(1))
     # None: the preset's value (this holds for every model field below). Only the demo changes the widths.
     channels: tuple = _option(None, 'model_args.channels', '--channels', 'ints',
@@ -153,6 +157,10 @@ class RunConfig:
                              check=_at_least(1))
     save_freq: int = _option(10, 'save_interval', '--save-freq', 'int', 'save a checkpoint every this many epochs',
                              check=_at_least(1))
+    # A kill loses at most this much training: the checkpoint also holds the position in the epoch.
+    save_every_minutes: float = _option(30.0, 'save_every_minutes', '--save-every-minutes', 'float',
+                                        'also checkpoint inside an epoch every this many minutes (0: never)',
+                                        check=_non_negative_float)
     checkpoint_path: str = _option('checkpoints/STGCN', 'checkpoint_path', '--checkpoint-path', 'str',
                                    'folder of the training checkpoints (training resumes from the latest one)')
     log_dir: str = _option('logs/STGCN', 'log_dir', '--log-dir', 'str',
@@ -166,6 +174,8 @@ class RunConfig:
     top_k: int = _option(5, 'top_k', '--top-k', 'int', 'predict: how many actions to print', check=_at_least(1))
     json: bool = _option(False, 'json', '--json', 'bool', 'predict: print the result as JSON')
     export_dir: str = _option(None, 'export_dir', '--export-dir', 'str', 'export: folder of the SavedModel to write')
+    verbose: bool = _option(False, 'verbose', '--verbose', 'bool',
+                            'predict, export: print the resolved config to stderr first')
     config: str = None  # the YAML file read (--config), or None
 
     @property
@@ -182,17 +192,21 @@ _BY_YAML = {o.yaml: o for o in OPTIONS}
 _GROUPS = {o.yaml.rsplit('.', 1)[0] for o in OPTIONS if '.' in o.yaml} | \
           {o.yaml.split('.', 1)[0] for o in OPTIONS if '.' in o.yaml}
 # The settings a phase cannot run without.
-_REQUIRED = {'train': ('train_data_path', 'test_data_path'), 'test': ('test_data_path',),
-             'predict': ('skeleton',), 'export': ('export_dir',)}
+_REQUIRED = {'train': (), 'test': (), 'predict': ('skeleton',), 'export': ('export_dir',)}
 # RunConfig fields that override the preset's STGCNConfig field of the same name when set.
 _MODEL_FIELDS = ('in_channels', 'dropout', 'edge_importance', 'layout', 'partition', 'channels')
 
 
-def model_config(cfg):
-    """The STGCNConfig a run trains: the preset's, with the fields the YAML or the flags set. Raises ValueError
-    (naming the field) for a combination the model rejects."""
+DEFAULT_NUM_CLASS = 60  # NTU RGB+D 60, when neither the flags nor the data say
+
+
+def model_config(cfg, num_class=None):
+    """The STGCNConfig a run trains: the preset's, with the fields the YAML or the flags set; `num_class` when
+    cfg.num_class is not set (the data's). Raises ValueError (naming the field) for a combination the model
+    rejects."""
     overrides = {name: getattr(cfg, name) for name in _MODEL_FIELDS if getattr(cfg, name) is not None}
-    return make_config(cfg.model_preset, num_class=cfg.num_class, sync_bn=cfg.sync_bn, **overrides)
+    return make_config(cfg.model_preset, num_class=cfg.num_class or num_class or DEFAULT_NUM_CLASS,
+                       sync_bn=cfg.sync_bn, **overrides)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -6,7 +6,12 @@ class UsageError(Exception):
 
 
 class NonFiniteLoss(Exception):
-    """The loss became NaN or infinite: training stops, keeping the last good checkpoint; exit code 1."""
+    """The loss, the gradients or a weight became NaN or infinite: training stops, keeping the last good
+    checkpoint; exit code 1."""
+
+
+class Preempted(Exception):
+    """SIGTERM during training: a mid-epoch checkpoint was saved; exit code 143 (128 + SIGTERM)."""
 
 
 # The message of the in-graph label check of the train step; main.py recognises it in TensorFlow's error.

@@ -7,14 +7,17 @@ import numpy as np
 import tensorflow as tf
 
 from data_gen.class_names import class_names
-from feeders import distribute
 from model.stgcn import STGCN
 from model.weights import load_pretrained
 from training import metrics
 from training.errors import UsageError
-from training.inputs import check_data, open_data
+from training.inputs import check_data, distribute_data, open_data
 
-NAME_BYTES = 64  # sample names travel as fixed-length byte codes: collectives gather numbers, not strings
+# Sample names travel as fixed-length byte codes (collectives gather numbers, not strings); a longer name is an
+# error, never cut.
+NAME_BYTES = 256
+NAME_CHECK = f'a sample name is longer than {NAME_BYTES} bytes'
+
 
 
 def predict_dataset(strategy, model, meta, global_batch):
@@ -23,6 +26,7 @@ def predict_dataset(strategy, model, meta, global_batch):
     Returns: logits (N, num_class) float32, labels (N,) int64, names list of N str (order: by replica).
     """
     def replica_step(x, y, name):
+        tf.debugging.Assert(tf.reduce_all(tf.strings.length(name) <= NAME_BYTES), [NAME_CHECK])
         codes = tf.io.decode_raw(name, tf.uint8, fixed_length=NAME_BYTES)  # (B, NAME_BYTES)
         return model(x, training=False), y, tf.cast(codes, tf.int32)  # collectives do not gather uint8
 
@@ -32,7 +36,7 @@ def predict_dataset(strategy, model, meta, global_batch):
         return [strategy.gather(v, axis=0) for v in strategy.run(replica_step, args=(x, y, name))]
 
     logits, labels, codes = [], [], []
-    for x, y, name in distribute(strategy, meta, global_batch, training=False):
+    for x, y, name in distribute_data(strategy, meta, '--test-data-path', global_batch, training=False):
         batch_logits, batch_labels, batch_codes = step(x, y, name)
         logits.append(batch_logits.numpy())
         labels.append(batch_labels.numpy())
@@ -47,7 +51,10 @@ def evaluate(cfg, strategy, model, meta, writer, step, chief):
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
     logits, labels, names = predict_dataset(strategy, model, meta, global_batch)
     num_class = logits.shape[1]
-    result = metrics.evaluate(logits, labels, num_class)
+    try:
+        result = metrics.evaluate(logits, labels, num_class)
+    except ValueError as err:  # labels beyond the model's classes
+        raise UsageError(f'--test-data-path {meta["source"][1]}: {err}') from None
     print(f'eval on {len(labels)} samples: top-1 {100 * result["top1"]:.2f}%, top-5 {100 * result["top5"]:.2f}%, '
           f'mean class accuracy {100 * result["mean_class_acc"]:.2f}%', flush=True)
     if chief:
@@ -61,7 +68,10 @@ def evaluate(cfg, strategy, model, meta, writer, step, chief):
             tf.summary.scalar('eval/mean_class_acc', result['mean_class_acc'])
             tf.summary.image('eval/confusion_matrix', metrics.confusion_image(result['confusion'])[None])
         if cfg.save_scores:
-            metrics.save_scores(names, logits, cfg.save_scores)
+            try:
+                metrics.save_scores(names, logits, cfg.save_scores)
+            except ValueError as err:  # repeated names
+                raise UsageError(f'--test-data-path {meta["source"][1]}: {err}') from None
             print(f'scores of {len(names)} samples written to {cfg.save_scores}', flush=True)
     return result
 

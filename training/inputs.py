@@ -1,5 +1,7 @@
 """The data of a run, opened and checked against the model before anything is built: errors name the flag."""
-from feeders import open_source
+import os
+
+from feeders import distribute, open_source
 from graphs import Graph
 from training.errors import UsageError
 
@@ -12,6 +14,42 @@ def open_data(path, flag, label_path=None):
         raise UsageError(f'{flag} {path}: {err}') from None
 
 
+def distribute_data(strategy, meta, flag, global_batch, training, seed=None, augment=None, skip_steps=0):
+    """feeders.distribute, with the feeders' errors (a missing or truncated shard, too few shards for the input
+    pipelines) as a UsageError naming `flag`."""
+    try:
+        return distribute(strategy, meta, global_batch, training, seed, augment, skip_steps)
+    except (FileNotFoundError, ValueError) as err:
+        raise UsageError(f'{flag} {meta["source"][1]}: {err}') from None
+
+
+def check_outputs(cfg):
+    """Every output path of a train or test run, checked before the first step: a checkpoint or log folder that
+    is a file, or a score file that is a folder, would otherwise fail an epoch later."""
+    folders = [('--log-dir', cfg.log_dir)] + ([('--checkpoint-path', cfg.checkpoint_path)] if cfg.phase == 'train'
+                                              else [])
+    for flag, path in folders:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f'{flag} {path}: exists and is not a folder')
+        parent = _existing_parent(path)
+        if not os.path.isdir(parent):
+            raise UsageError(f'{flag} {path}: {parent} is not a folder')
+    if cfg.save_scores:
+        if os.path.isdir(cfg.save_scores):
+            raise UsageError(f'--save-scores {cfg.save_scores}: is a folder; give the file to write')
+        parent = _existing_parent(os.path.dirname(os.path.abspath(cfg.save_scores)))
+        if not os.path.isdir(parent):
+            raise UsageError(f'--save-scores {cfg.save_scores}: {parent} is not a folder')
+
+
+def _existing_parent(path):
+    """The nearest existing ancestor of `path` (what makedirs would create it in)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
 def check_data(meta, model_config):
     """The stored sample shape and classes must fit the model: say what differs and where."""
     path = meta['source'][1]
@@ -21,5 +59,5 @@ def check_data(meta, model_config):
         raise UsageError(f'{path}: records hold samples of shape (C, T, V, M) = {tuple(meta["sample_shape"])}, '
                          f'the model takes C={model_config.in_channels}, V={num_node}, M={model_config.num_person}')
     if meta.get('num_class') is not None and meta['num_class'] != model_config.num_class:
-        raise UsageError(f'--num-classes is {model_config.num_class} but the meta.json of {path} says the data has '
-                         f'{meta["num_class"]} classes')
+        raise UsageError(f'the model has {model_config.num_class} classes (--num-classes or the weights) but the '
+                         f'meta.json of {path} says the data has {meta["num_class"]} classes')

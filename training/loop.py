@@ -10,8 +10,10 @@ import dataclasses
 import math
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 
 import keras
@@ -19,16 +21,20 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from feeders import distribute
 from model.config import STGCNConfig
 from model.stgcn import STGCN
 from model.weights import checkpoint_meta, load_pretrained
 from training.config import model_config
-from training.errors import LABEL_CHECK, NonFiniteLoss, UsageError
+from training.errors import LABEL_CHECK, NonFiniteLoss, Preempted, UsageError
 from training.evaluation import evaluate
-from training.inputs import check_data, open_data
+from training.inputs import check_data, distribute_data, open_data
 from training.optimizer import MOMENTUM, TorchSGD
 from training.schedule import MultiStepLR, steps_per_epoch
+
+
+INTERRUPTED = 'interrupted'  # the subfolder of mid-epoch checkpoints
+STEP_KEY = 'step/.ATTRIBUTES/VARIABLE_VALUE'
+EPOCH_SEED_STRIDE = 100_003  # epoch e of seed s shuffles with s * stride + e: distinct for every (s, e < stride)
 
 
 @dataclasses.dataclass
@@ -42,9 +48,10 @@ class TrainState:
     best_top1: tf.Variable
     manager: tf.train.CheckpointManager
     best_manager: tf.train.CheckpointManager
+    interrupted_manager: tf.train.CheckpointManager  # mid-epoch checkpoints
     ckpt_dir: str  # cfg.checkpoint_path on the chief, a scratch folder elsewhere
-    train_step: object  # tf.function(iterator) -> (loss, gradient norm)
-    train_iter: object
+    train_step: object  # tf.function(iterator) -> (loss, gradient norm, weights finite)
+    epoch_batches: object  # (epoch, steps to skip) -> iterator over that epoch's distributed batches
     test_meta: dict
     steps_per_epoch: int
     global_batch: int
@@ -65,7 +72,8 @@ def build_state(cfg, strategy, chief):
     test_meta = open_data(cfg.test_data_path, '--test-data-path', cfg.test_label_path)
     init = load_pretrained(cfg.weights, cfg.num_class) if cfg.weights else None
     # Fine-tuning given weights: their architecture wins over the run's model settings.
-    config = STGCNConfig.from_dict(init.meta['config']) if init is not None else _model_config(cfg)
+    config = (STGCNConfig.from_dict(init.meta['config']) if init is not None
+              else _model_config(cfg, train_meta.get('num_class')))
     check_data(train_meta, config)
     check_data(test_meta, config)
 
@@ -103,67 +111,157 @@ def build_state(cfg, strategy, chief):
     ckpt_dir = cfg.checkpoint_path if chief else tempfile.mkdtemp(prefix='stgcn_worker_ckpt_')
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
     best_manager = tf.train.CheckpointManager(ckpt, os.path.join(ckpt_dir, 'best'), max_to_keep=1)
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        print(f'resuming from {manager.latest_checkpoint}: epoch {int(epoch.numpy())}, '
-              f'step {int(step.numpy())}, lr {float(schedule(step)):.6g}', flush=True)
+    # Mid-epoch checkpoints (SIGTERM, --save-every-minutes) live beside the epoch ones; the resume takes whichever
+    # holds more steps.
+    interrupted_manager = tf.train.CheckpointManager(ckpt, os.path.join(ckpt_dir, INTERRUPTED), max_to_keep=1)
+    latest = _latest(manager.latest_checkpoint, interrupted_manager.latest_checkpoint)
+    if latest:
+        try:
+            ckpt.restore(latest).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as err:
+            raise UsageError(f'--checkpoint-path {cfg.checkpoint_path}: cannot resume from {latest} '
+                             f'({str(err).splitlines()[0][:200]}); it is truncated, corrupted or of another model: '
+                             'move it away to start afresh') from None
+        print(f'resuming from {latest}: epoch {int(epoch.numpy())}, step {int(step.numpy())}, '
+              f'lr {float(schedule(step)):.6g}', flush=True)
 
-    train_iter = iter(distribute(strategy, train_meta, global_batch, training=True, seed=cfg.seed,
-                                 augment=cfg.augment))
+    def epoch_batches(epoch_index, skip):
+        # The data order of an epoch is a function of (seed, epoch) alone, so a resumed run sees what the
+        # uninterrupted one would have: a fresh pipeline per epoch, the steps already taken skipped.
+        return iter(distribute_data(strategy, train_meta, '--train-data-path', global_batch, training=True,
+                                    seed=cfg.seed * EPOCH_SEED_STRIDE + epoch_index, augment=cfg.augment,
+                                    skip_steps=skip))
+
     writer = tf.summary.create_file_writer(cfg.log_dir) if chief else tf.summary.create_noop_writer()
     return TrainState(model=model, optimizer=optimizer, schedule=schedule, step=step, epoch=epoch,
-                      best_top1=best_top1, manager=manager, best_manager=best_manager, ckpt_dir=ckpt_dir,
+                      best_top1=best_top1, manager=manager, best_manager=best_manager,
+                      interrupted_manager=interrupted_manager, ckpt_dir=ckpt_dir,
                       train_step=make_train_step(cfg, strategy, model, optimizer, global_batch, step),
-                      train_iter=train_iter, test_meta=test_meta, steps_per_epoch=spe, global_batch=global_batch,
-                      writer=writer)
+                      epoch_batches=epoch_batches, test_meta=test_meta, steps_per_epoch=spe,
+                      global_batch=global_batch, writer=writer)
 
 
-def _model_config(cfg):
+def _latest(*prefixes):
+    """The checkpoint prefix holding the most train steps (None when there is none)."""
+    found = [p for p in prefixes if p]
+    if not found:
+        return None
     try:
-        return model_config(cfg)
+        return max(found, key=lambda p: int(tf.train.load_checkpoint(p).get_tensor(STEP_KEY)))
+    except (tf.errors.OpError, ValueError):
+        return found[0]  # unreadable: the restore names it
+
+
+def _model_config(cfg, num_class):
+    try:
+        return model_config(cfg, num_class)
     except ValueError as err:
         raise UsageError(f'model_args: {err}') from None
 
 
 def run_epochs(cfg, strategy, state, chief):
-    """From the state's epoch to cfg.num_epochs: train, evaluate every --eval-freq epochs (keeping the best
-    top-1 in {checkpoint_path}/best), checkpoint every --save-freq epochs and at the end."""
+    """From the state's step to cfg.num_epochs: train, evaluate every --eval-freq epochs (keeping the best
+    top-1 in {checkpoint_path}/best), checkpoint every --save-freq epochs and at the end, and mid-epoch on SIGTERM
+    and every --save-every-minutes."""
     spe, writer = state.steps_per_epoch, state.writer
-    for epoch in range(int(state.epoch.numpy()), cfg.num_epochs):
-        losses, t0 = [], time.perf_counter()
-        with progress(cfg, spe, f'epoch {epoch + 1}/{cfg.num_epochs}') as bar:
-            for _ in range(spe):
-                step = int(state.step.numpy())
-                loss, gnorm = (float(v) for v in state.train_step(state.train_iter))
-                if not math.isfinite(loss):
-                    raise NonFiniteLoss(f'loss is {loss} at step {step} (epoch {epoch + 1}); stopping. The last '
-                                        f'good checkpoint is {state.manager.latest_checkpoint or "none (none saved yet)"}')
-                losses.append(loss)
-                bar.update(1)
-                bar.set_postfix(loss=f'{loss:.4f}')
-                with writer.as_default(step=step):
-                    tf.summary.scalar('train/loss', loss)
-                    tf.summary.scalar('train/grad_norm', gnorm)
-                    tf.summary.scalar('train/lr', float(state.schedule(step)))
-        seconds = time.perf_counter() - t0
-        state.epoch.assign(epoch + 1)
-        with writer.as_default(step=int(state.step.numpy())):
-            tf.summary.scalar('train/samples_per_sec', spe * state.global_batch / seconds)
-        print(f'epoch {epoch + 1}: mean loss {np.mean(losses):.4f}, lr {float(state.schedule(epoch * spe)):.6g}, '
-              f'{spe * state.global_batch / seconds:.1f} samples/s', flush=True)
+    with interruption(cfg, strategy) as interrupt:
+        for epoch in range(int(state.epoch.numpy()), cfg.num_epochs):
+            t0, done = time.perf_counter(), int(state.step.numpy()) - epoch * spe  # steps this epoch already took
+            losses = train_epoch(cfg, state, epoch, done, interrupt)
+            seconds = time.perf_counter() - t0
+            state.epoch.assign(epoch + 1)
+            with writer.as_default(step=int(state.step.numpy())):
+                tf.summary.scalar('train/samples_per_sec', len(losses) * state.global_batch / seconds)
+            print(f'epoch {epoch + 1}: mean loss {np.mean(losses):.4f}, '
+                  f'lr {float(state.schedule(epoch * spe)):.6g}, '
+                  f'{len(losses) * state.global_batch / seconds:.1f} samples/s', flush=True)
 
-        last = epoch + 1 == cfg.num_epochs
-        if (epoch + 1) % cfg.eval_freq == 0 or last:
-            result = evaluate(cfg, strategy, state.model, state.test_meta, writer, int(state.step.numpy()), chief)
-            if result['top1'] > float(state.best_top1.numpy()):
-                state.best_top1.assign(result['top1'])
-                state.best_manager.save(checkpoint_number=epoch + 1)
-        if (epoch + 1) % cfg.save_freq == 0 or last:
-            state.manager.save(checkpoint_number=epoch + 1)
+            last = epoch + 1 == cfg.num_epochs
+            if (epoch + 1) % cfg.eval_freq == 0 or last:
+                result = evaluate(cfg, strategy, state.model, state.test_meta, writer, int(state.step.numpy()),
+                                  chief)
+                if result['top1'] > float(state.best_top1.numpy()):
+                    state.best_top1.assign(result['top1'])
+                    state.best_manager.save(checkpoint_number=epoch + 1)
+            if (epoch + 1) % cfg.save_freq == 0 or last:
+                state.manager.save(checkpoint_number=epoch + 1)
     if not chief:
         shutil.rmtree(state.ckpt_dir, ignore_errors=True)
     writer.flush()
     print(f'training done: {cfg.num_epochs} epochs', flush=True)
+
+
+def train_epoch(cfg, state, epoch, done, interrupt):
+    """The steps `done`..spe-1 of one epoch; returns their losses. Checks every step for non-finite values and
+    for an interruption (then saves a mid-epoch checkpoint, and on SIGTERM stops with Preempted)."""
+    spe, writer = state.steps_per_epoch, state.writer
+    loss_scaling = isinstance(state.optimizer, keras.optimizers.LossScaleOptimizer)
+    batches = state.epoch_batches(epoch, done)
+    losses = []
+    with progress(cfg, spe, f'epoch {epoch + 1}/{cfg.num_epochs}') as bar:
+        bar.update(done)
+        for _ in range(done, spe):
+            step = int(state.step.numpy())
+            loss, gnorm, weights_finite = (v.numpy() for v in state.train_step(batches))
+            loss, gnorm = float(loss), float(gnorm)
+            # Under fp16 an infinite gradient is the loss scaler's business (it skips the step); a weight or
+            # a float32 gradient that is not finite poisons every later checkpoint: stop before the next.
+            bad = [f'loss is {loss}'] if not math.isfinite(loss) else []
+            bad += [f'the gradient norm is {gnorm}'] if not math.isfinite(gnorm) and not loss_scaling else []
+            bad += ['a weight turned NaN or infinite'] if not weights_finite else []
+            if bad:
+                raise NonFiniteLoss(f'{", ".join(bad)} at step {step} (epoch {epoch + 1}); stopping. The last '
+                                    f'good checkpoint is {state.manager.latest_checkpoint or "none (none saved yet)"}')
+            losses.append(loss)
+            bar.update(1)
+            bar.set_postfix(loss=f'{loss:.4f}')
+            with writer.as_default(step=step):
+                tf.summary.scalar('train/loss', loss)
+                tf.summary.scalar('train/grad_norm', gnorm)
+                tf.summary.scalar('train/lr', float(state.schedule(step)))
+            reason = interrupt.check()
+            if reason and step + 1 < (epoch + 1) * spe:  # at an epoch's end the epoch checkpoint follows
+                path = state.interrupted_manager.save(checkpoint_number=step + 1)
+                if reason == 'SIGTERM':
+                    raise Preempted(f'stopped by SIGTERM at step {step + 1} (epoch {epoch + 1}); saved {path}: run '
+                                    'the same command to resume there')
+    return losses
+
+
+class interruption:
+    """Context manager: SIGTERM requests a checkpoint and a stop; --save-every-minutes requests a checkpoint.
+    check() after each step says which ('SIGTERM', 'timer' or None). With several workers the decision is
+    all-reduced, so every worker saves at the same step (each has its own clock and signals)."""
+
+    def __init__(self, cfg, strategy):
+        self.period = cfg.save_every_minutes * 60.0
+        self.strategy = strategy
+        self.multi_worker = getattr(strategy, 'cluster_resolver', None) is not None and \
+            bool(strategy.cluster_resolver.cluster_spec().as_dict())
+        self.signalled, self.previous = False, None
+
+    def __enter__(self):
+        self.last_save = time.monotonic()
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+    def _on_sigterm(self, signum, frame):
+        self.signalled = True
+
+    def check(self):
+        due = self.period > 0 and time.monotonic() - self.last_save >= self.period
+        code = 2 if self.signalled else 1 if due else 0
+        if self.multi_worker:
+            code = int(self.strategy.reduce(tf.distribute.ReduceOp.MAX, self.strategy.run(
+                lambda: tf.constant(code, tf.int32)), axis=None))
+        if code:
+            self.last_save = time.monotonic()
+        return {0: None, 1: 'timer', 2: 'SIGTERM'}[code]
 
 
 def build_optimizer(cfg, spe, step):
@@ -182,7 +280,7 @@ def build_optimizer(cfg, spe, step):
 
 def make_train_step(cfg, strategy, model, optimizer, global_batch, step):
     """The per-replica step, wrapped in strategy.run; returns (mean loss, gradient norm) for the global batch
-    and advances `step` (the LR schedule's counter) by one.
+    and whether every weight is still finite, and advances `step` (the LR schedule's counter) by one.
 
     The gradient norm logged is each replica's local gradient norm averaged over replicas (exact on one device).
     """
@@ -217,8 +315,9 @@ def make_train_step(cfg, strategy, model, optimizer, global_batch, step):
         x, y = next(iterator)
         loss, gnorm = strategy.run(replica_step, args=(x, y))
         step.assign_add(1)
+        weights_finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(v)) for v in model.trainable_variables])
         return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-                strategy.reduce(tf.distribute.ReduceOp.MEAN, gnorm, axis=None))
+                strategy.reduce(tf.distribute.ReduceOp.MEAN, gnorm, axis=None), weights_finite)
 
     return train_step
 

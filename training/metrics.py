@@ -122,5 +122,7 @@ def save_scores(names, logits, path):
         raise ValueError(f'{len(names)} names for {logits.shape[0]} rows of logits')
     scores = dict(zip(names, logits))
     if len(scores) != len(names):
-        raise ValueError('sample names repeat: scores would overwrite each other')
+        seen = set()
+        repeated = next(name for name in names if name in seen or seen.add(name))
+        raise ValueError(f'sample names repeat (e.g. {repeated!r}): scores would overwrite each other')
     files.write_pickle(scores, path)

@@ -4,6 +4,7 @@ One CPU: the default strategy. Several GPUs in one process: MirroredStrategy ove
 MultiWorkerMirroredStrategy when TF_CONFIG is set. --cpu-replicas N splits the CPU into N logical devices under
 MirroredStrategy: the multi-GPU path on a machine without GPUs (the tests use it).
 """
+import json
 import os
 
 import keras
@@ -28,6 +29,7 @@ def make_strategy(cfg):
         cpu = tf.config.list_physical_devices('CPU')[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * cfg.cpu_replicas)
     if 'TF_CONFIG' in os.environ:
+        check_tf_config(os.environ['TF_CONFIG'])
         return tf.distribute.MultiWorkerMirroredStrategy()
     if cfg.cpu_replicas > 1:
         return tf.distribute.MirroredStrategy([f'/cpu:{i}' for i in range(cfg.cpu_replicas)])
@@ -36,6 +38,23 @@ def make_strategy(cfg):
     if len(gpus) == 1:
         return tf.distribute.OneDeviceStrategy('/gpu:0')
     return tf.distribute.get_strategy()
+
+
+def check_tf_config(text):
+    """TF_CONFIG must be JSON {"cluster": {"worker": [...], ...}, "task": {"type": ..., "index": ...}}:
+    TensorFlow's own parser fails with a traceback."""
+    try:
+        config = json.loads(text)
+    except ValueError as err:
+        raise UsageError(f'TF_CONFIG is not valid JSON ({err})') from None
+    cluster = config.get('cluster') if isinstance(config, dict) else None
+    task = config.get('task') if isinstance(config, dict) else None
+    if not (isinstance(cluster, dict) and cluster and all(isinstance(v, list) for v in cluster.values())):
+        raise UsageError('TF_CONFIG needs "cluster": {"worker": ["host:port", ...]}')
+    if not (isinstance(task, dict) and task.get('type') in cluster and isinstance(task.get('index'), int)
+            and 0 <= task['index'] < len(cluster[task['type']])):
+        raise UsageError(f'TF_CONFIG needs "task": {{"type": one of {sorted(cluster)}, "index": a position in its '
+                         f'list}}; found {task!r}')
 
 
 def is_chief(strategy):
