@@ -100,7 +100,7 @@ class _Checker:
             raise AnnotationError(f'{where}: keypoint must be a float array, found {keypoint.dtype}')
         num_person, num_frames, num_node, channels = keypoint.shape
         if channels not in KINDS:
-            raise AnnotationError(f'{where}: keypoint has C = {channels}; expected 2 (2D) or 3 (3D), shape (M, T, V, C)')
+            raise AnnotationError(f'{where}: keypoint (M, T, V, C) has C = {channels}; expected 2 (2D) or 3 (3D)')
         kind = KINDS[channels]
         if self.kind not in (None, kind):
             raise AnnotationError(f'{where}: a {kind} keypoint among {self.kind} ones')
