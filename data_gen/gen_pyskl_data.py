@@ -16,7 +16,8 @@ stop on is reported under --on-error; a malformed file is reported with its line
 two release folders; --dataset ntu60 keeps setups S001-S017 and actions A001-A060 (ntu_preproc.py filters on
 the action only, which differs only when its folder also holds S018-S032). Files are parsed once each, in
 --workers processes, and stream back in name order; only the small float16 annotations are kept (all of them
-until the pickle is written, about 2 GB for NTU-120, as ntu_preproc.py does), never the raw text.
+until the pickle is written, as ntu_preproc.py does: 16 KB a sample on the fixtures, so about 1.8 GB for
+NTU-120), never the raw text.
 """
 import argparse
 import contextlib
@@ -128,7 +129,7 @@ def annotate_file(sample):
     name, path = sample
     try:
         return None, pyskl_preproc.annotation(name, read_skeleton(path, max_body=None), path)
-    except (SkeletonError, pyskl_preproc.PyskError, OSError) as e:
+    except (SkeletonError, pyskl_preproc.AnnotateError, OSError) as e:
         return str(e), None
 
 

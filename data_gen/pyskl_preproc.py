@@ -13,7 +13,7 @@ The steps of kennymckormick/pyskl:tools/data/ntu_preproc.py, on a SkeletonData r
 Scalar comparisons are done as numpy 1.x did when the script was written and its pickles were published
 (a numpy float32 scalar times or against a Python float is float64); numpy 2 keeps such products in float32.
 Where ntu_preproc.py would store None (no body at all) or stop on an assertion or an IndexError (no body
-survives the selection, or both tracks are zero everywhere), PyskError names the file instead.
+survives the selection, or both tracks are zero everywhere), AnnotateError names the file instead.
 """
 import dataclasses
 
@@ -31,7 +31,7 @@ SPLIT_NAMES = {'ntu60': ('xsub_train', 'xsub_val', 'xview_train', 'xview_val'),
                'ntu120': ('xsub_train', 'xsub_val', 'xset_train', 'xset_val')}
 
 
-class PyskError(ValueError):
+class AnnotateError(ValueError):
     """A file ntu_preproc.py cannot annotate; str() is 'path: reason'."""
 
 
@@ -65,9 +65,9 @@ def annotation(name, skeleton, path):
 
 
 def track_bodies(skeleton, path):
-    """[Body] in order of first appearance; raises PyskError naming `path` when no frame lists a body."""
+    """[Body] in order of first appearance; raises AnnotateError naming `path` when no frame lists a body."""
     if not skeleton.body_counts.any():
-        raise PyskError(f'{path}: no body in any of its {skeleton.num_frames} frames '
+        raise AnnotateError(f'{path}: no body in any of its {skeleton.num_frames} frames '
                         '(ntu_preproc.py would store None as its annotation)')
     xyz = skeleton.xyz.astype(np.float32)  # (T, max_body, 25, 3): ntu_preproc.py parses x y z as float32
     index = np.cumsum(skeleton.body_counts > 0) - 1  # (T,) frame index once empty frames are dropped
@@ -98,11 +98,11 @@ def keypoint_array(bodies, path):
     if len(long_bodies) == 1:
         return long_bodies[0].kpt[None]
     if not long_bodies:
-        raise PyskError(f'{path}: {len(bodies)} bodies, none listed in more than {LENGTH_THRESHOLD} frames '
+        raise AnnotateError(f'{path}: {len(bodies)} bodies, none listed in more than {LENGTH_THRESHOLD} frames '
                         '(ntu_preproc.py stops at an assertion in spread_denoising)')
     kept = spread_denoising(long_bodies)
     if not kept:
-        raise PyskError(f'{path}: all {len(long_bodies)} bodies listed in more than {LENGTH_THRESHOLD} '
+        raise AnnotateError(f'{path}: all {len(long_bodies)} bodies listed in more than {LENGTH_THRESHOLD} '
                         'frames are spread noise (ntu_preproc.py stops at an assertion in spread_denoising)')
     if len(kept) == 1:
         return kept[0].kpt[None]
@@ -155,7 +155,7 @@ def _trim_empty_frames(keypoint, path):
     while start < num_frames and _frame_sum(keypoint, start) < EPS:
         start += 1
     if start == num_frames:
-        raise PyskError(f'{path}: both kept tracks are zero in every frame (ntu_preproc.py non_zero runs past '
+        raise AnnotateError(f'{path}: both kept tracks are zero in every frame (ntu_preproc.py non_zero runs past '
                         'the last frame)')
     end = num_frames
     while _frame_sum(keypoint, end - 1) < EPS:

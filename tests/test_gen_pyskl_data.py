@@ -119,7 +119,7 @@ def test_files_ntu_preproc_cannot_annotate_are_errors_naming_the_file(tmp_path, 
               'only_noise': [[_lying(solo[t][0]), _with_id(_lying(solo[t + 20][0]), 5)] for t in range(20)]}[kind]
     path = _write_skeleton(tmp_path / 'S001C001P001R001A001.skeleton', frames)
     assert reference.annotation(path, path.stem) is None  # None in the pickle, or an assertion, upstream
-    with pytest.raises(pyskl_preproc.PyskError, match=f'^{path}: ') as info:
+    with pytest.raises(pyskl_preproc.AnnotateError, match=f'^{path}: ') as info:
         _fast(path)
     assert {'no_body': 'no body in any of its 3 frames', 'only_short': 'none listed in more than 11 frames',
             'only_noise': 'are spread noise'}[kind] in str(info.value)
