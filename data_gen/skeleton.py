@@ -163,7 +163,7 @@ class _Tokens:
 
 
 def read_skeleton(path, max_body=4):
-    """Read one `.skeleton` file, keeping the first `max_body` bodies listed in each frame.
+    """Read one `.skeleton` file, keeping the first `max_body` bodies listed in each frame (None: all of them).
 
     Raises SkeletonError for a truncated file, a line with the wrong number of fields, a non-numeric value,
     a joint count other than 25, data after the declared frames, zero frames or non-finite coordinates.
@@ -179,6 +179,8 @@ def read_skeleton(path, max_body=4):
     # walk, which raises at the first line that is wrong.
     body_counts, frame, slot, body_line = _check_layout(tok, num_frames) or _walk_layout(tok, num_frames)
 
+    if max_body is None:
+        max_body = int(body_counts.max())
     keep = slot < max_body
     frame, slot, body_line = frame[keep], slot[keep], body_line[keep]
     xyz = np.zeros((num_frames, max_body, NUM_JOINT, 3))

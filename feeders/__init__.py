@@ -1,7 +1,19 @@
-"""Input pipelines: TFRecord shards or .npy/.pkl pairs -> batches of (N, C, T, V, M) samples."""
-from feeders.distributed import distribute, open_source
-from feeders.npy_feeder import make_npy_dataset, read_npy_meta
-from feeders.tfrecord_feeder import make_tfrecord_dataset, read_dataset_meta
+"""Input pipelines: TFRecord shards or .npy/.pkl pairs -> batches of (N, C, T, V, M) samples.
 
-__all__ = ['distribute', 'make_npy_dataset', 'make_tfrecord_dataset', 'open_source', 'read_dataset_meta',
-           'read_npy_meta']
+The names below are imported on first use (PEP 562), so that a numpy-only module of this package
+(pyskl_annotations) can be imported without starting TensorFlow.
+"""
+import importlib
+
+_EXPORTS = {
+    'distribute': 'feeders.distributed', 'open_source': 'feeders.distributed',
+    'make_npy_dataset': 'feeders.npy_feeder', 'read_npy_meta': 'feeders.npy_feeder',
+    'make_tfrecord_dataset': 'feeders.tfrecord_feeder', 'read_dataset_meta': 'feeders.tfrecord_feeder',
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
