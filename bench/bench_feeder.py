@@ -24,7 +24,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere in the repository
 
 from data_gen import gen_tfrecord_data  # noqa: E402
-from feeders import make_tfrecord_dataset  # noqa: E402
+from feeders.tfrecord_feeder import make_tfrecord_dataset  # noqa: E402
 
 
 def write_random_npy(folder, num_samples, shape, seed=0):

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from data_gen import gen_tfrecord_data
-from feeders import make_npy_dataset, make_tfrecord_dataset, read_dataset_meta
+from feeders.npy_feeder import make_npy_dataset
+from feeders.tfrecord_feeder import make_tfrecord_dataset, read_dataset_meta
 
 N, SHAPE, SHARDS = 10, (3, 8, 25, 2), 4
 

@@ -1,7 +1,7 @@
 """The data of a run, opened and checked against the model before anything is built: errors name the flag."""
 import os
 
-from feeders import distribute, open_source
+from feeders.distributed import distribute, open_source
 from graphs import Graph
 from training.errors import UsageError
 
