@@ -10,6 +10,7 @@ once for all benchmarks and parts, files are parsed in parallel, and samples str
 outputs under temporary names that are renamed only when complete.
 """
 import argparse
+import concurrent.futures
 import contextlib
 import functools
 import multiprocessing
@@ -149,13 +150,11 @@ def convert_all(args, samples, placements, outputs, cleanup):
     tasks = [(samples[i][1], [(outputs[key].tmp, row) for key, row in placements[i]]) for i in needed]
     convert = functools.partial(convert_file, mode=args.mode, max_frame=args.max_frame)
     cleanup.callback(ROWS.close)  # the in-process writer's maps (workers drop theirs when they exit)
-    # Forked before tqdm starts its monitor thread, so the workers copy a single-threaded process.
-    pool = (cleanup.enter_context(multiprocessing.Pool(args.workers, initializer=ignore_sigint))
-            if args.workers > 1 else None)
+    pool = worker_pool(args.workers, cleanup)
     with tqdm(total=len(tasks), unit='file', desc='skeletons',
               disable=args.no_progress or not sys.stderr.isatty()) as progress:
-        results = pool.imap(convert, tasks, chunksize=CHUNK_SIZE) if pool else map(convert, tasks)
-        for i, (error, info) in zip(needed, results):
+        results = pool.map(convert, tasks, chunksize=CHUNK_SIZE) if pool else map(convert, tasks)
+        for i, (error, info) in zip(needed, worker_results(results)):
             progress.update()
             stats['files_read'] += 1
             if error:
@@ -170,11 +169,29 @@ def convert_all(args, samples, placements, outputs, cleanup):
             stats['truncated_files'] += info['truncated_frames'] > 0
             for key, row in placements[i]:
                 outputs[key].add(row, samples[i][0])
-    if pool:
-        pool.close()
-        pool.join()
     ROWS.close()
     return stats, errors
+
+
+def worker_pool(workers, cleanup):
+    """A process pool for `workers` > 1 (None for one), shut down by `cleanup`. Forked before tqdm starts its
+    monitor thread, so the workers copy a single-threaded process. A concurrent.futures pool, not a
+    multiprocessing.Pool: when a worker dies (killed, SIGBUS) the run ends with an error instead of waiting
+    forever for the lost task."""
+    if workers == 1:
+        return None
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('fork'),
+                                                  initializer=ignore_sigint)
+    cleanup.callback(pool.shutdown, wait=True, cancel_futures=True)
+    return pool
+
+
+def worker_results(results):
+    """The pool's results in order, with a dead worker as an InputError."""
+    try:
+        yield from results
+    except concurrent.futures.process.BrokenProcessPool:
+        raise InputError('a worker process died (killed, or out of memory or disk); nothing was written') from None
 
 
 def assign_parts(names, args):
@@ -279,6 +296,11 @@ class Output:
         self.tmp = files.temporary_path(path)
         self.rows, self.names, self.labels, self.num_skipped = [], [], [], 0
         open_memmap(self.tmp, mode='w+', dtype=np.float32, shape=(num_rows,) + sample_shape)  # unmapped at once
+        try:
+            files.preallocate(self.tmp)  # a full disk fails here, naming the file, not in a worker
+        except OSError:
+            self.discard()
+            raise
 
     def add(self, row, name):
         """Record that `row` holds sample `name` (rows arrive in name order)."""
@@ -310,6 +332,7 @@ def copy_rows(src, dst, rows):
     """Write rows `rows` of the .npy src, in that order, to a new .npy dst, REMAP_EVERY rows per mapping."""
     shape = np.load(src, mmap_mode='r').shape[1:]
     open_memmap(dst, mode='w+', dtype=np.float32, shape=(len(rows),) + shape)  # created, unmapped at once
+    files.preallocate(dst)
     for start in range(0, len(rows), REMAP_EVERY):
         source, target = np.load(src, mmap_mode='r'), open_memmap(dst, mode='r+')
         target[start:start + REMAP_EVERY] = source[rows[start:start + REMAP_EVERY]]

@@ -22,7 +22,6 @@ NTU-120), never the raw text.
 import argparse
 import contextlib
 import functools
-import multiprocessing
 import os
 import sys
 import time
@@ -33,7 +32,7 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_gen import ntu, pyskl_preproc  # noqa: E402
-from data_gen.gen_joint_data import InputError, ignore_sigint, list_samples  # noqa: E402
+from data_gen.gen_joint_data import InputError, list_samples, worker_pool, worker_results  # noqa: E402
 from data_gen.skeleton import SkeletonError, read_skeleton  # noqa: E402
 from storage import files  # noqa: E402
 
@@ -107,13 +106,11 @@ def annotate_all(samples, args):
     """
     annotations, errors = [], []
     with contextlib.ExitStack() as stack:
-        # Forked before tqdm starts its monitor thread, so the workers copy a single-threaded process.
-        pool = (stack.enter_context(multiprocessing.Pool(args.workers, initializer=ignore_sigint))
-                if args.workers > 1 else None)
+        pool = worker_pool(args.workers, stack)
         progress = stack.enter_context(tqdm(total=len(samples), unit='file', desc='skeletons',
                                             disable=args.no_progress or not sys.stderr.isatty()))
-        results = pool.imap(annotate_file, samples, chunksize=CHUNK_SIZE) if pool else map(annotate_file, samples)
-        for error, annotation in results:
+        results = pool.map(annotate_file, samples, chunksize=CHUNK_SIZE) if pool else map(annotate_file, samples)
+        for error, annotation in worker_results(results):
             progress.update()
             if error is None:
                 annotations.append(annotation)

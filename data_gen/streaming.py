@@ -29,6 +29,7 @@ def transform_npy(src, dst, transform, chunk_size=DEFAULT_CHUNK, desc=None):
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
     with atomic_path(dst) as tmp:
         open_memmap(tmp, mode='w+', dtype=np.float32, shape=shape).flush()
+        files.preallocate(tmp)
         for start in tqdm(range(0, shape[0], chunk_size), desc=desc or pathlib.Path(dst).name, disable=None):
             source, target = np.load(src, mmap_mode='r'), open_memmap(tmp, mode='r+')
             chunk = np.asarray(source[start:start + chunk_size], dtype=np.float32)
@@ -48,6 +49,7 @@ def write_rows(rows, capacity, path, sample_shape):
     """
     with atomic_path(path) as tmp:
         open_memmap(tmp, mode='w+', dtype=np.float32, shape=(capacity, *sample_shape)).flush()
+        files.preallocate(tmp)
         count, target = 0, None
         for row in rows:
             if count % DEFAULT_CHUNK == 0:  # a fresh mapping now and then, so written pages can leave RSS
@@ -65,6 +67,7 @@ def copy_head(src, dst, count):
     """Copy the first ``count`` samples of the .npy ``src`` into a new .npy ``dst``, a chunk at a time."""
     shape = np.load(src, mmap_mode='r').shape
     open_memmap(dst, mode='w+', dtype=np.float32, shape=(count, *shape[1:])).flush()
+    files.preallocate(dst)
     for start in range(0, count, DEFAULT_CHUNK):
         stop = min(start + DEFAULT_CHUNK, count)
         source, target = np.load(src, mmap_mode='r'), open_memmap(dst, mode='r+')

@@ -135,8 +135,11 @@ class STGCNBlock(keras.layers.Layer):
             self.residual = 'identity'
         else:
             self.residual = 'conv'
-            self.residual_conv = keras.layers.Conv2D(out_channels, 1, strides=(stride, 1),
-                                                     kernel_initializer=kernel_init, name='residual_conv')
+            # Stride 1 on every stride-th frame, not strides=(stride, 1): the same numbers, and oneDNN's backward
+            # pass of a strided 1x1 conv with fewer than 16 input channels corrupts the heap on CPU (TF 2.21;
+            # --channels 8 8 8 crashed the first training step).
+            self.residual_conv = keras.layers.Conv2D(out_channels, 1, kernel_initializer=kernel_init,
+                                                     name='residual_conv')
             self.residual_bn = _batch_norm(config, name='residual_bn')
 
     def build(self, input_shape):
@@ -159,7 +162,7 @@ class STGCNBlock(keras.layers.Layer):
         elif self.residual == 'identity':
             res = x
         else:
-            res = self.residual_bn(self.residual_conv(x), training=training)
+            res = self.residual_bn(self.residual_conv(x[:, ::self.stride]), training=training)  # (N*M, T/s, V, C)
 
         x = self._graph_conv(x)
         x = ops.relu(self.tcn_bn1(x, training=training))

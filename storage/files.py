@@ -17,6 +17,7 @@ are described in docs/files.md.
   (/dev/null, a FIFO) given as the output is written directly: renaming over it would replace it.
 """
 import contextlib
+import errno
 import json
 import os
 import pathlib
@@ -321,6 +322,19 @@ def is_special_file(path):
     except OSError:
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def preallocate(path):
+    """Reserve the disk blocks of the file at `path` (a sparse .npy that open_memmap just created), so a full
+    disk is an OSError naming the file now, not a SIGBUS in whichever process writes a page into it later."""
+    with open(path, 'r+b') as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as err:
+            if err.errno in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without fallocate: write as usual
+                return
+            raise OSError(err.errno, f'cannot reserve {size} bytes ({err.strerror})', str(path)) from None
 
 
 @contextlib.contextmanager

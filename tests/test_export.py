@@ -27,6 +27,7 @@ def exported(tmp_path_factory):
     dest = folder / 'out'
     dest.mkdir()
     (dest / 'stale.txt').write_text('from an earlier export')
+    (dest / 'meta.json').write_text('{"format": "stgcn-export"}')  # the marker that makes it replaceable
     assert export.run(resolve_config(['--phase', 'export', '--weights', weights, '--export-dir', str(dest)])) == 0
     return weights, str(dest)
 

@@ -1,9 +1,11 @@
 """Bad input at every entry point, as a hostile user gives it: one `error:` line last on stderr, exit 2, no
 traceback, no output that looks complete, nothing of the user's lost, and no pickle that runs code."""
+import errno
 import json
 import os
 import pickle
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -349,3 +351,38 @@ def test_a_fresh_process_ends_with_the_error_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and lines[-1].startswith('error: ') and 'none' in lines[-1], proc.stderr
     assert 'config file:' not in proc.stderr and 'Traceback' not in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A full disk, a worker that dies
+
+
+def _die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # what SIGBUS on a memmap write into a full disk does to a worker
+
+
+def test_full_disk_is_named_before_the_work_starts(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / 'raw'
+    folder.mkdir()
+    shutil.copy(os.path.join(SKELETONS, 'S001C001P001R001A001.skeleton'), folder)
+
+    def no_space(fd, offset, length):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(os, 'posix_fallocate', no_space)
+    line = one_error_line(capsys, _ntu_run(tmp_path, folder, '--ignored-sample-path', ''),
+                          'train_data_joint.npy', 'cannot reserve', 'No space left on device', prog='gen_joint_data: ')
+    assert '.tmp' in line  # the temporary file it was reserving, removed since
+    assert not [p for p in (tmp_path / 'out' / 'xsub').iterdir()]
+
+
+def test_a_dead_worker_ends_the_run_with_an_error(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / 'raw'
+    folder.mkdir()
+    for name in sorted(os.listdir(SKELETONS))[:4]:
+        shutil.copy(os.path.join(SKELETONS, name), folder)
+    monkeypatch.setattr(gen_joint_data, 'convert_file', _die)
+    code = gen_joint_data.main(['--data-path', str(folder), '--out-folder', str(tmp_path / 'out'), '--workers', '2',
+                                '--no-progress', '--benchmark', 'xsub', '--ignored-sample-path', ''])
+    one_error_line(capsys, code, 'a worker process died', prog='gen_joint_data: ')
+    assert not [p for p in (tmp_path / 'out' / 'xsub').iterdir()]
