@@ -255,13 +255,14 @@ class interruption:
 
     def check(self):
         due = self.period > 0 and time.monotonic() - self.last_save >= self.period
-        code = 2 if self.signalled else 1 if due else 0
-        if self.multi_worker:
-            code = int(self.strategy.reduce(tf.distribute.ReduceOp.MAX, self.strategy.run(
-                lambda: tf.constant(code, tf.int32)), axis=None))
-        if code:
-            self.last_save = time.monotonic()
-        return {0: None, 1: 'timer', 2: 'SIGTERM'}[code]
+        flags = np.array([self.signalled, due], np.int32)  # (2,): SIGTERM, timer
+        if self.multi_worker:  # any worker's reason holds for all
+            flags = self.strategy.reduce(tf.distribute.ReduceOp.SUM, self.strategy.run(
+                lambda: tf.constant(flags)), axis=None).numpy()
+        if not flags.any():
+            return None
+        self.last_save = time.monotonic()
+        return 'SIGTERM' if flags[0] else 'timer'
 
 
 def build_optimizer(cfg, spe, step):
