@@ -62,33 +62,39 @@ def test_clip_table(max_frames, clip_len=100, num_clips=10):
 
 
 def train_clip_indices(total_frames, seed, clip_len=100):
-    """One random training clip's frame indices, PYSKL's three cases; a TF op usable in Dataset.map.
+    """Random training clips' frame indices, PYSKL's three cases; a TF op usable in Dataset.map.
 
+    Works on one sample or on a batch at once (one op per batch instead of per sample: that is what makes
+    the pipeline fast).
     Args:
-      total_frames: int32 scalar tensor, >= 1.
-      seed: int (2,) stateless seed; the same seed gives the same clip.
-    Shape: returns int32 (clip_len,), every index in [0, total_frames).
+      total_frames: int32 tensor, a scalar or (B,), every value >= 1.
+      seed: int (2,) stateless seed; the same seed and shapes give the same clips.
+    Shape: returns int32 (clip_len,) or (B, clip_len), every index in [0, total_frames).
     """
     total_frames = tf.convert_to_tensor(total_frames, tf.int32)
     tf.debugging.assert_positive(total_frames, message='train_clip_indices: total_frames must be >= 1')
     start_seed, skip_seed, segment_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    lead = tf.shape(total_frames)  # () or (B,)
+    frames = total_frames[..., None]  # (..., 1)
     positions = tf.range(clip_len, dtype=tf.int32)  # (clip_len,)
 
-    # T < clip_len: a random start, looped.
-    start = tf.random.stateless_uniform([], start_seed, minval=0, maxval=total_frames, dtype=tf.int32)
-    short = (start + positions) % total_frames
+    # T < clip_len: a random start in [0, T), looped; min() guards float rounding up to T.
+    start = tf.cast(tf.random.stateless_uniform(lead, start_seed) * tf.cast(total_frames, tf.float32), tf.int32)
+    start = tf.minimum(start, total_frames - 1)[..., None]  # (..., 1)
+    short = (start + positions) % frames
 
     # clip_len <= T < 2 clip_len: skip T - clip_len of the clip_len + 1 gaps, a uniformly random subset
     # (the ranks of i.i.d. uniforms are a random permutation, as numpy's choice without replacement).
-    ranks = tf.argsort(tf.argsort(tf.random.stateless_uniform([clip_len + 1], skip_seed)))
-    skipped = tf.cast(ranks < total_frames - clip_len, tf.int32)  # (clip_len + 1,)
-    medium = positions + tf.cumsum(skipped)[:-1]
+    uniform = tf.random.stateless_uniform(tf.concat([lead, [clip_len + 1]], 0), skip_seed)
+    ranks = tf.argsort(tf.argsort(uniform, axis=-1), axis=-1)  # (..., clip_len + 1)
+    skipped = tf.cast(ranks < frames - clip_len, tf.int32)
+    medium = positions + tf.cumsum(skipped, axis=-1)[..., :-1]
 
     # T >= 2 clip_len: one frame uniformly in each segment; min() guards float rounding up to the size.
-    bounds = tf.range(clip_len + 1, dtype=tf.int32) * total_frames // clip_len  # (clip_len + 1,)
-    size = bounds[1:] - bounds[:-1]  # (clip_len,)
-    uniform = tf.random.stateless_uniform([clip_len], segment_seed)
+    bounds = tf.range(clip_len + 1, dtype=tf.int32) * frames // clip_len  # (..., clip_len + 1)
+    size = bounds[..., 1:] - bounds[..., :-1]  # (..., clip_len)
+    uniform = tf.random.stateless_uniform(tf.concat([lead, [clip_len]], 0), segment_seed)
     offset = tf.minimum(tf.cast(uniform * tf.cast(size, tf.float32), tf.int32), size - 1)
-    long = bounds[:-1] + offset
+    long = bounds[..., :-1] + offset
 
-    return tf.where(total_frames < clip_len, short, tf.where(total_frames < 2 * clip_len, medium, long))
+    return tf.where(frames < clip_len, short, tf.where(frames < 2 * clip_len, medium, long))

@@ -43,36 +43,52 @@ def _rounder(dtype):
     return lambda t: tf.cast(tf.cast(t, tf.float16), tf.float32)
 
 
-def _remove_empty_frames(x):
-    """PreNormalize3D's person swap and frame removal.
+def _kept_frames(x, num_frames):
+    """PreNormalize3D's person swap and the frames it keeps, on a zero-padded batch.
 
-    Keeps the frames where the first person is not empty; when a second person is present in more frames,
-    keeps its frames instead and puts it first.
-    Shape: (M, T, V, C) with M in {1, 2} -> (M, T', V, C).
+    Keeps the frames where the first person is not empty; when the second person is present in more
+    frames, its frames instead, and it becomes the first. Zero padding is empty, so it is dropped as PYSKL
+    drops empty frames; an all-zero sample keeps its num_frames frames, as PYSKL returns it unchanged.
+    Shape: x (B, M, T, V, C) float32 with M in {1, 2}; num_frames (B,)
+        -> persons (B, M) int32, the new person order; frames (B, T) int32, the kept frames first in order;
+           count (B,) int32, how many are kept.
     """
-    tf.debugging.assert_less_equal(tf.shape(x)[0], 2, message='pre_normalize_3d: PYSKL takes 1 or 2 persons')
-    present = tf.reduce_any(tf.abs(x) > _ISCLOSE_ATOL, axis=[2, 3])  # (M, T)
-    frames = tf.reduce_sum(tf.cast(present, tf.int32), axis=1)  # (M,)
-    swap = frames[0] < frames[-1]  # never with one person
-    x = tf.cond(swap, lambda: tf.reverse(x, axis=[0]), lambda: x)
-    keep = tf.cond(swap, lambda: present[-1], lambda: present[0])  # (T,)
-    return tf.boolean_mask(x, keep, axis=1)
+    tf.debugging.assert_less_equal(tf.shape(x)[1], 2, message='pre_normalize_3d: PYSKL takes 1 or 2 persons')
+    shape = tf.shape(x)
+    flat = tf.reshape(x, [shape[0], shape[1], shape[2], -1])  # (B, M, T, V * C)
+    present = tf.reduce_max(tf.abs(flat), axis=-1) > _ISCLOSE_ATOL  # (B, M, T)
+    frames = tf.reduce_sum(tf.cast(present, tf.int32), axis=-1)  # (B, M)
+    swap = frames[:, 0] < frames[:, -1]  # (B,); never with one person
+    people = tf.range(shape[1])
+    persons = tf.where(swap[:, None], tf.reverse(people, [0]), people)  # (B, M)
+    keep = tf.where(swap[:, None], present[:, -1], present[:, 0])  # (B, T)
+    all_zero = tf.reduce_sum(tf.reshape(flat, [shape[0], -1]), axis=-1) == 0  # (B,): PYSKL's sum() == 0
+    keep = tf.where(all_zero[:, None], tf.range(shape[2]) < num_frames[:, None], keep)
+    order = tf.argsort(tf.cast(~keep, tf.int32), axis=-1, stable=True)  # (B, T): kept frames first
+    return persons, order, tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
+
+
+def _gather(x, persons, frames):
+    """Shape: x (B, M, T, V, C), persons (B, M), frames (B, K) -> (B, M, K, V, C)."""
+    return tf.gather(tf.gather(x, persons, axis=1, batch_dims=1), frames, axis=2, batch_dims=1)
 
 
 def _rotation(axis, theta):
-    """PYSKL's rotation_matrix: counter-clockwise by theta about axis (Euler-Rodrigues), float64 (3, 3).
+    """PYSKL's rotation_matrix: counter-clockwise by theta about axis (Euler-Rodrigues), float64.
 
     The identity when the axis or the angle is below 1e-6, as in PYSKL.
+    Shape: axis (B, 3), theta (B,) -> (B, 3, 3).
     """
-    degenerate = (tf.reduce_sum(tf.abs(axis)) < _DEGENERATE) | (tf.abs(theta) < _DEGENERATE)
-    unit = axis / tf.where(degenerate, tf.constant(1.0, tf.float64), tf.norm(axis))
-    a = tf.cos(theta / 2.0)
-    b, c, d = tf.unstack(-unit * tf.sin(theta / 2.0))
+    degenerate = (tf.reduce_sum(tf.abs(axis), -1) < _DEGENERATE) | (tf.abs(theta) < _DEGENERATE)  # (B,)
+    norm = tf.where(degenerate, tf.constant(1.0, tf.float64), tf.norm(axis, axis=-1))
+    half = theta / 2.0
+    a = tf.cos(half)
+    b, c, d = tf.unstack(-axis / norm[:, None] * tf.sin(half)[:, None], axis=-1)
     matrix = tf.stack([
-        [a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)],
-        [2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)],
-        [2 * (b * d + a * c), 2 * (c * d - a * b), a * a + d * d - b * b - c * c]])
-    return tf.where(degenerate, tf.eye(3, dtype=tf.float64), matrix)
+        tf.stack([a * a + b * b - c * c - d * d, 2 * (b * c + a * d), 2 * (b * d - a * c)], -1),
+        tf.stack([2 * (b * c - a * d), a * a + c * c - b * b - d * d, 2 * (c * d + a * b)], -1),
+        tf.stack([2 * (b * d + a * c), 2 * (c * d - a * b), a * a + d * d - b * b - c * c], -1)], -2)
+    return tf.where(degenerate[:, None, None], tf.eye(3, dtype=tf.float64), matrix)
 
 
 def _spine_angle(spine, round_in):
@@ -80,41 +96,108 @@ def _spine_angle(spine, round_in):
 
     numpy's float16 norm accumulates the squares in float32 and rounds the sum, the root and the quotient
     to float16; the dot product with z is then the unit vector's z in float64.
+    Shape: spine (B, 3) float32 -> (B,) float64.
     """
-    abs_sum = round_in(tf.abs(spine[0]) + tf.abs(spine[1]) + tf.abs(spine[2]))
-    norm = round_in(tf.sqrt(round_in(spine[0] * spine[0] + spine[1] * spine[1] + spine[2] * spine[2])))
-    cos = tf.cast(round_in(spine[2] / norm), tf.float64)
+    s0, s1, s2 = tf.unstack(spine, axis=-1)
+    abs_sum = round_in(tf.abs(s0) + tf.abs(s1) + tf.abs(s2))
+    norm = round_in(tf.sqrt(round_in(s0 * s0 + s1 * s1 + s2 * s2)))
+    cos = tf.cast(round_in(s2 / norm), tf.float64)
     angle = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))
     return tf.where(abs_sum < _DEGENERATE, tf.constant(0.0, tf.float64), angle)
 
 
 def _shoulder_angle(shoulders):
-    """Angle between the float64 shoulder vector and x (PYSKL's angle_between, all float64)."""
-    degenerate = tf.reduce_sum(tf.abs(shoulders)) < _DEGENERATE
-    cos = shoulders[0] / tf.where(degenerate, tf.constant(1.0, tf.float64), tf.norm(shoulders))
+    """Angle between the float64 shoulder vector and x (PYSKL's angle_between, all float64).
+
+    Shape: (B, 3) -> (B,).
+    """
+    degenerate = tf.reduce_sum(tf.abs(shoulders), -1) < _DEGENERATE
+    cos = shoulders[:, 0] / tf.where(degenerate, tf.constant(1.0, tf.float64), tf.norm(shoulders, axis=-1))
     return tf.where(degenerate, tf.constant(0.0, tf.float64), tf.acos(tf.clip_by_value(cos, -1.0, 1.0)))
 
 
-def _normalize_3d(x, round_in):
-    """Centre on the spine joint, rotate the spine onto z and the shoulders onto x.
+def _normalizer(first, round_in):
+    """The centre and the rotation PreNormalize3D takes from the main person's first kept frame.
 
-    Shape: (M, T, V, 3) float32 -> (M, T, V, 3) float32.
+    Shape: first (B, V, 3) float32 -> center (B, 3) float32, rotation (B, 3, 3) float32 (z first, then x).
     """
-    center = x[0, 0, 1] if x.shape[2] == 25 else x[0, 0, -1]  # NTU: joint 2, the middle of the spine
-    nonzero = tf.reduce_any(tf.not_equal(x, 0), axis=-1, keepdims=True)  # (M, T, V, 1): zero joints stay zero
-    x = round_in(x - center) * tf.cast(nonzero, tf.float32)
-
-    spine = round_in(x[0, 0, 1] - x[0, 0, 0])  # (3,), joint 1 (base of the spine) to joint 2
-    matrix_z = _rotation(tf.stack([tf.cast(spine[1], tf.float64), -tf.cast(spine[0], tf.float64),
-                                   tf.constant(0.0, tf.float64)]),  # spine x z
+    center = first[:, 1] if first.shape[1] == 25 else first[:, -1]  # NTU: joint 2, the middle of the spine
+    first = _centre(first, center, round_in)
+    spine = round_in(first[:, 1] - first[:, 0])  # (B, 3), joint 1 (base of the spine) to joint 2
+    zero = tf.zeros_like(spine[:, 0], tf.float64)
+    spine64 = tf.cast(spine, tf.float64)
+    matrix_z = _rotation(tf.stack([spine64[:, 1], -spine64[:, 0], zero], -1),  # spine x z
                          _spine_angle(spine, round_in))
     # Right minus left shoulder (joints 9, 5) after the first rotation, in float64 as PYSKL (its einsum with
     # a float64 matrix).
-    shoulders = tf.linalg.matvec(matrix_z, tf.cast(x[0, 0, 8], tf.float64) - tf.cast(x[0, 0, 4], tf.float64))
-    matrix_x = _rotation(tf.stack([tf.constant(0.0, tf.float64), shoulders[2], -shoulders[1]]),  # v x x
+    first64 = tf.cast(first, tf.float64)
+    shoulders = tf.linalg.matvec(matrix_z, first64[:, 8] - first64[:, 4])  # (B, 3)
+    matrix_x = _rotation(tf.stack([zero, shoulders[:, 2], -shoulders[:, 1]], -1),  # shoulders x x
                          _shoulder_angle(shoulders))
-    rotation = tf.cast(tf.matmul(matrix_x, matrix_z), tf.float32)  # (3, 3): z first, then x
-    return tf.einsum('mtvd,kd->mtvk', x, rotation)
+    return center, tf.cast(tf.matmul(matrix_x, matrix_z), tf.float32)
+
+
+def _centre(x, center, round_in):
+    """x - center in the input's dtype, joints that are all zero left at zero.
+
+    Shape: x (B, ..., V, 3), center (B, 3) -> (B, ..., V, 3).
+    """
+    center = tf.reshape(center, tf.concat([[-1], tf.ones([x.shape.rank - 2], tf.int32), [3]], 0))
+    nonzero = tf.reduce_any(tf.not_equal(x, 0), axis=-1, keepdims=True)
+    return round_in(x - center) * tf.cast(nonzero, tf.float32)
+
+
+def _normalize(x, center, rotation, round_in):
+    """Centre and rotate frames: pointwise per frame, so it commutes with picking frames.
+
+    Shape: x (B, M, K, V, 3) float32, center (B, 3), rotation (B, 3, 3) -> (B, M, K, V, 3) float32.
+    """
+    return tf.einsum('bmtvd,bkd->bmtvk', _centre(x, center, round_in), rotation)
+
+
+def _check_3d(keypoint, rank, name):
+    if keypoint.shape.rank != rank or keypoint.shape[-2] is None or keypoint.shape[-1] != 3:
+        shape = '(B, M, T, V, 3)' if rank == 5 else '(M, T, V, 3)'
+        raise ValueError(f'{name}: keypoint must be {shape} with V known, got {keypoint.shape}')
+
+
+def _prepare_3d(keypoint, num_frames, name):
+    """What PreNormalize3D decides from the whole sequence: persons, kept frames, centre and rotation."""
+    keypoint = tf.convert_to_tensor(keypoint)
+    _check_3d(keypoint, 5, name)
+    round_in = _rounder(keypoint.dtype)
+    x = tf.cast(keypoint, tf.float32)
+    persons, order, count = _kept_frames(x, tf.convert_to_tensor(num_frames, tf.int32))
+    center, rotation = _normalizer(_gather(x, persons, order[:, :1])[:, 0, 0], round_in)
+    return x, persons, order, count, lambda frames: _normalize(frames, center, rotation, round_in)
+
+
+def pre_normalize_3d_batch(keypoint, num_frames):
+    """pre_normalize_3d on a zero-padded batch, in one set of ops for the whole batch.
+
+    Shape: keypoint (B, M, T, V, 3) float16 or float32, zero after each sample's num_frames (B,) int32
+        -> (B, M, T, V, 3) float32, each sample's kept frames first and zeros after, and their count (B,).
+    """
+    x, persons, order, count, normalize = _prepare_3d(keypoint, num_frames, 'pre_normalize_3d_batch')
+    inside = tf.range(tf.shape(x)[2]) < count[:, None]  # (B, T)
+    return normalize(_gather(x, persons, order) * tf.cast(inside, tf.float32)[:, None, :, None, None]), count
+
+
+def pre_normalize_3d_clips(keypoint, num_frames, sample):
+    """pre_normalize_3d then PoseDecode on a zero-padded batch, normalising only the sampled frames.
+
+    Equal to pose_decode(pre_normalize_3d_batch(keypoint, num_frames)[0], sample(count)), with count the
+    kept frames; but the centring and the rotations, which act on each frame alone, run on the sampled
+    frames only, and the full sequence is read just to find the kept frames. This is the fast path for
+    training.
+    Args:
+      sample: count (B,) int32 -> (B, K) int32 indices into each sample's kept frames, e.g.
+        lambda count: pyskl_sampling.train_clip_indices(count, seed, clip_len).
+    Shape: keypoint (B, M, T, V, 3) float16 or float32, zero after each sample's num_frames (B,) int32
+        -> (B, M, K, V, 3) float32.
+    """
+    x, persons, order, count, normalize = _prepare_3d(keypoint, num_frames, 'pre_normalize_3d_clips')
+    return normalize(_gather(x, persons, tf.gather(order, sample(count), batch_dims=1)))
 
 
 def pre_normalize_3d(keypoint):
@@ -131,12 +214,9 @@ def pre_normalize_3d(keypoint):
         -> (M, T', V, 3) float32, T' the kept frames.
     """
     keypoint = tf.convert_to_tensor(keypoint)
-    if keypoint.shape.rank != 4 or keypoint.shape[2] is None or keypoint.shape[3] != 3:
-        raise ValueError(f'pre_normalize_3d: keypoint must be (M, T, V, 3) with V known, got {keypoint.shape}')
-    round_in = _rounder(keypoint.dtype)
-    x = tf.cast(keypoint, tf.float32)
-    return tf.cond(tf.reduce_sum(x) == 0, lambda: x,
-                   lambda: _normalize_3d(_remove_empty_frames(x), round_in))
+    _check_3d(keypoint, 4, 'pre_normalize_3d')
+    x, count = pre_normalize_3d_batch(keypoint[None], tf.shape(keypoint)[1:2])
+    return x[0, :, :count[0]]
 
 
 def pre_normalize_2d(keypoint, img_shape=(1080, 1920)):
@@ -209,23 +289,29 @@ def gen_ske_feat(keypoint, layout='ntu-rgb+d-pyskl', feats=('j',)):
 def pose_decode(keypoint, frame_inds):
     """PYSKL's PoseDecode: the frames at ``frame_inds`` (one clip, or num_clips clips flattened), float32.
 
-    Shape: keypoint (M, T, V, C); frame_inds (K,) -> (M, K, V, C) float32.
+    Shape: keypoint (M, T, V, C), frame_inds (K,) -> (M, K, V, C) float32;
+        or a batch: keypoint (B, M, T, V, C), frame_inds (B, K) -> (B, M, K, V, C).
     """
-    return tf.cast(tf.gather(keypoint, frame_inds, axis=1), tf.float32)
+    frame_inds = tf.convert_to_tensor(frame_inds)
+    batch_dims = frame_inds.shape.rank - 1
+    return tf.cast(tf.gather(keypoint, frame_inds, axis=batch_dims + 1, batch_dims=batch_dims), tf.float32)
 
 
 def format_gcn_input(keypoint, num_person=2, num_clips=1):
     """PYSKL's FormatGCNInput (mode 'zero'): zero-pad or cut to ``num_person`` persons, then this project's
     channels-first layout, one sample per clip.
 
-    Shape: keypoint (M, num_clips * L, V, C) -> (C, L, V, num_person) float32 when num_clips is 1,
-        else (num_clips, C, L, V, num_person).
+    Shape: keypoint (..., M, num_clips * L, V, C), with or without a leading batch dimension
+        -> (..., C, L, V, num_person) float32 when num_clips is 1, else (..., num_clips, C, L, V, num_person).
     """
-    x = tf.cast(keypoint, tf.float32)[:num_person]
-    x = tf.pad(x, [[0, num_person - tf.shape(x)[0]], [0, 0], [0, 0], [0, 0]])  # (num_person, T, V, C)
-    frames = tf.shape(x)[1]
-    tf.debugging.assert_equal(frames % num_clips, 0, message='format_gcn_input: T must split into num_clips')
+    x = tf.cast(keypoint, tf.float32)[..., :num_person, :, :, :]
+    lead = x.shape.rank - 4  # 0 for one sample, 1 for a batch
+    pad = num_person - tf.shape(x)[lead]
+    x = tf.pad(x, [[0, 0]] * lead + [[0, pad], [0, 0], [0, 0], [0, 0]])  # (..., num_person, T, V, C)
     dims = [d if d is not None else tf.shape(x)[i] for i, d in enumerate(x.shape)]  # static where known
-    x = tf.reshape(x, [num_person, num_clips, frames // num_clips, dims[2], dims[3]])  # (M, nc, L, V, C)
-    x = tf.transpose(x, [1, 4, 2, 3, 0])  # (nc, C, L, V, M)
-    return x[0] if num_clips == 1 else x
+    frames = dims[lead + 1]
+    tf.debugging.assert_equal(frames % num_clips, 0, message='format_gcn_input: T must split into num_clips')
+    x = tf.reshape(x, dims[:lead] + [num_person, num_clips, frames // num_clips] + dims[lead + 2:])
+    # (..., M, nc, L, V, C) -> (..., nc, C, L, V, M)
+    x = tf.transpose(x, list(range(lead)) + [lead + 1, lead + 4, lead + 2, lead + 3, lead])
+    return x[..., 0, :, :, :, :] if num_clips == 1 else x

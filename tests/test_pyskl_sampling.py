@@ -153,3 +153,15 @@ def test_training_medium_case_skips_uniformly():
         skipped[np.setdiff1d(np.arange(clip_len + 1), inds)] += 1
     assert skipped.sum() == draws
     np.testing.assert_allclose(skipped / draws, 1 / (clip_len + 1), atol=0.04)
+
+
+def test_training_clips_for_a_batch():
+    """One op for a batch of lengths: every row obeys the segment rules of its own length."""
+    clip_len, lengths = 32, np.array(LENGTHS, np.int32)
+    inds = pyskl_sampling.train_clip_indices(lengths, [4, 2], clip_len).numpy()
+    assert inds.shape == (len(LENGTHS), clip_len)
+    for row, total_frames in zip(inds, LENGTHS):
+        _check_segment_rules(row, total_frames, clip_len)
+    (in_tf_data,) = list(tf.data.Dataset.from_tensors(lengths).map(
+        lambda t: pyskl_sampling.train_clip_indices(t, [4, 2], clip_len)))
+    np.testing.assert_array_equal(in_tf_data, inds)

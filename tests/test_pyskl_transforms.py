@@ -338,3 +338,51 @@ def test_the_whole_test_pipeline_on_a_real_sample():
     (ours,) = _through_tf_data(pipeline, [keypoint], tf.TensorSpec((None, None, 25, 3), tf.float16))
     assert ours.shape == (3, 3, 16, 25, 2)
     np.testing.assert_allclose(ours, expected, rtol=0, atol=ATOL)
+
+
+# ---- batched forms: one set of ops per batch ----
+
+def _padded_batch(names):
+    """Zero-padded (B, 2, T_max, 25, 3) float16 of SAMPLES, one-person samples given an empty second."""
+    arrays = [SAMPLES[n] for n in names]
+    t_max = max(a.shape[1] for a in arrays)
+    batch = np.zeros((len(arrays), 2, t_max, 25, 3), np.float16)
+    for b, a in enumerate(arrays):
+        batch[b, :a.shape[0], :a.shape[1]] = a
+    return batch, np.array([a.shape[1] for a in arrays], np.int32)
+
+
+BATCH_NAMES = ['swap', 'gaps', 'all_zero', ONE_BODY[0], TWO_BODY[2]]
+
+
+def test_pre_normalize_3d_batch_equals_pyskl_per_sample():
+    batch, num_frames = _padded_batch(BATCH_NAMES)
+    x, count = T.pre_normalize_3d_batch(batch, num_frames)
+    for b, name in enumerate(BATCH_NAMES):
+        expected = _pyskl_pre_normalize_3d(SAMPLES[name])
+        assert int(count[b]) == expected.shape[1], name
+        np.testing.assert_allclose(x[b, :expected.shape[0], :count[b]], expected, rtol=0, atol=ATOL, err_msg=name)
+        np.testing.assert_array_equal(x[b, :, count[b]:], 0)  # zeros after the kept frames
+
+
+def test_pre_normalize_3d_clips_equals_normalise_then_decode():
+    from feeders import pyskl_sampling
+    batch, num_frames = _padded_batch(BATCH_NAMES)
+    full, count = T.pre_normalize_3d_batch(batch, num_frames)
+    inds = pyskl_sampling.train_clip_indices(count, [5, 6], 16)  # (B, 16)
+    expected = T.pose_decode(full, inds).numpy()  # (B, 2, 16, 25, 3)
+    signature = (tf.TensorSpec((None, 2, None, 25, 3), tf.float16), tf.TensorSpec((None,), tf.int32))
+    dataset = tf.data.Dataset.from_generator(lambda: iter([(batch, num_frames)]), output_signature=signature).map(
+        lambda x, n: T.pre_normalize_3d_clips(x, n, lambda c: pyskl_sampling.train_clip_indices(c, [5, 6], 16)))
+    np.testing.assert_allclose(next(iter(dataset)).numpy(), expected, rtol=0, atol=1e-6)
+    for b, name in enumerate(BATCH_NAMES):  # and so, per sample, PYSKL's normalised frames at the indices
+        pyskl = _pyskl_pre_normalize_3d(SAMPLES[name])
+        np.testing.assert_allclose(expected[b, :pyskl.shape[0]], pyskl[:, inds[b].numpy()], rtol=0, atol=ATOL)
+
+
+def test_format_gcn_input_batched_equals_per_sample():
+    keypoint = np.random.default_rng(9).standard_normal((3, 1, 8, 25, 3)).astype(np.float32)
+    batched = T.format_gcn_input(keypoint, 2, 2).numpy()
+    assert batched.shape == (3, 2, 3, 4, 25, 2)
+    for b in range(3):
+        np.testing.assert_array_equal(batched[b], _pyskl_format_gcn_input(keypoint[b], 2, 2))
