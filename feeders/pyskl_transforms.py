@@ -3,7 +3,9 @@
 PYSKL's recipe (kennymckormick/pyskl:configs/stgcn/stgcn_pyskl_ntu60_xsub_3dkp/j.py) runs, per sample:
 PreNormalize3D (or PreNormalize2D) -> GenSkeFeat -> UniformSample (feeders/pyskl_sampling.py) -> PoseDecode
 -> FormatGCNInput. Keypoints are PYSKL's (M, T, V, C), persons first; format_gcn_input turns them into this
-project's (C, T, V, M).
+project's (C, T, V, M). For training speed, pre_normalize_3d_clips does PreNormalize3D + PoseDecode on a
+zero-padded batch (B, M, T, V, 3) in one set of ops, normalising only the sampled frames; pose_decode and
+format_gcn_input also take a leading batch dimension.
 
 Precision: PYSKL computes in the dtype of the pickle's arrays, float16 for NTU, and numpy rounds every
 float16 operation to float16. Where PYSKL computes in the input's dtype these ops compute in float32 and
@@ -49,20 +51,25 @@ def _kept_frames(x, num_frames):
     Keeps the frames where the first person is not empty; when the second person is present in more
     frames, its frames instead, and it becomes the first. Zero padding is empty, so it is dropped as PYSKL
     drops empty frames; an all-zero sample keeps its num_frames frames, as PYSKL returns it unchanged.
-    Shape: x (B, M, T, V, C) float32 with M in {1, 2}; num_frames (B,)
+    Shape: x (B, M, T, V, C) float16 or float32 with M in {1, 2}; num_frames (B,)
         -> persons (B, M) int32, the new person order; frames (B, T) int32, the kept frames first in order;
            count (B,) int32, how many are kept.
     """
     tf.debugging.assert_less_equal(tf.shape(x)[1], 2, message='pre_normalize_3d: PYSKL takes 1 or 2 persons')
     shape = tf.shape(x)
     flat = tf.reshape(x, [shape[0], shape[1], shape[2], -1])  # (B, M, T, V * C)
-    present = tf.reduce_max(tf.abs(flat), axis=-1) > _ISCLOSE_ATOL  # (B, M, T)
+    if x.dtype == tf.float16:  # every non-zero float16 exceeds 1e-8: test the bits, without casting it all
+        present = tf.reduce_max(tf.bitwise.bitwise_and(tf.bitcast(flat, tf.int16), 0x7fff), axis=-1) > 0
+    else:
+        present = tf.reduce_max(tf.abs(tf.cast(flat, tf.float32)), axis=-1) > _ISCLOSE_ATOL  # (B, M, T)
     frames = tf.reduce_sum(tf.cast(present, tf.int32), axis=-1)  # (B, M)
     swap = frames[:, 0] < frames[:, -1]  # (B,); never with one person
     people = tf.range(shape[1])
     persons = tf.where(swap[:, None], tf.reverse(people, [0]), people)  # (B, M)
     keep = tf.where(swap[:, None], present[:, -1], present[:, 0])  # (B, T)
-    all_zero = tf.reduce_sum(tf.reshape(flat, [shape[0], -1]), axis=-1) == 0  # (B,): PYSKL's sum() == 0
+    # PYSKL tests skeleton.sum() == 0, which a sample whose non-zero values cancel exactly in its float16
+    # sum would pass as well; "nothing present" saves a pass over the data and differs only there.
+    all_zero = ~tf.reduce_any(present, axis=[1, 2])  # (B,)
     keep = tf.where(all_zero[:, None], tf.range(shape[2]) < num_frames[:, None], keep)
     order = tf.argsort(tf.cast(~keep, tf.int32), axis=-1, stable=True)  # (B, T): kept frames first
     return persons, order, tf.reduce_sum(tf.cast(keep, tf.int32), axis=-1)
@@ -166,10 +173,12 @@ def _prepare_3d(keypoint, num_frames, name):
     keypoint = tf.convert_to_tensor(keypoint)
     _check_3d(keypoint, 5, name)
     round_in = _rounder(keypoint.dtype)
-    x = tf.cast(keypoint, tf.float32)
-    persons, order, count = _kept_frames(x, tf.convert_to_tensor(num_frames, tf.int32))
-    center, rotation = _normalizer(_gather(x, persons, order[:, :1])[:, 0, 0], round_in)
-    return x, persons, order, count, lambda frames: _normalize(frames, center, rotation, round_in)
+    persons, order, count = _kept_frames(keypoint, tf.convert_to_tensor(num_frames, tf.int32))
+    first = tf.cast(_gather(keypoint, persons, order[:, :1])[:, 0, 0], tf.float32)  # (B, V, 3)
+    center, rotation = _normalizer(first, round_in)
+    # Frames are gathered in the input's dtype (less to move), then normalised in float32.
+    return keypoint, persons, order, count, lambda frames: _normalize(tf.cast(frames, tf.float32), center,
+                                                                      rotation, round_in)
 
 
 def pre_normalize_3d_batch(keypoint, num_frames):
@@ -180,7 +189,7 @@ def pre_normalize_3d_batch(keypoint, num_frames):
     """
     x, persons, order, count, normalize = _prepare_3d(keypoint, num_frames, 'pre_normalize_3d_batch')
     inside = tf.range(tf.shape(x)[2]) < count[:, None]  # (B, T)
-    return normalize(_gather(x, persons, order) * tf.cast(inside, tf.float32)[:, None, :, None, None]), count
+    return normalize(_gather(x, persons, order) * tf.cast(inside, x.dtype)[:, None, :, None, None]), count
 
 
 def pre_normalize_3d_clips(keypoint, num_frames, sample):
