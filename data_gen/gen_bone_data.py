@@ -47,7 +47,9 @@ def resolve_layout(requested, src, num_joints):
     """--layout if given, else the layout recorded in meta.json beside ``src``, else the one with V joints."""
     layout = requested or files.read_meta(src).get('layout')
     if layout is None:
-        by_size = {spec.NUM_NODE: name for name, spec in LAYOUTS.items()}
+        by_size = {}
+        for name, spec in LAYOUTS.items():  # the first layout with V joints: the official one
+            by_size.setdefault(spec.NUM_NODE, name)
         if num_joints not in by_size:
             raise StorageError(f'{src}: {num_joints} joints match no layout ({", ".join(LAYOUTS)})')
         layout = by_size[num_joints]

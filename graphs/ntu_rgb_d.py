@@ -10,7 +10,8 @@ NUM_NODE = 25
 CENTER = 21 - 1  # spine at the shoulders, 0-based
 
 # (child, parent), 1-based, in the official order. pyskl/mmaction2 wire the hands differently
-# ((22, 8), (23, 8), ...): the released weights were trained with this list, so keep it.
+# ((22, 8), (23, 8), ...; layout 'ntu-rgb+d-pyskl', graphs/ntu_rgb_d_pyskl.py): the released weights were
+# trained with this list, so keep it.
 INWARD_1BASED = [(1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),
                  (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18),
                  (20, 19), (22, 23), (23, 8), (24, 25), (25, 12)]

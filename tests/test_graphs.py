@@ -99,8 +99,8 @@ def test_agcn_partition():
 
 
 @pytest.mark.parametrize('kwargs,needle', [
-    ({'layout': 'coco'}, "valid layouts: ntu-rgb+d, openpose"),
-    ({'partition': 'spectral'}, "valid partitions: uniform, distance, spatial, agcn"),
+    ({'layout': 'kinect-v1'}, "valid layouts: ntu-rgb+d, openpose, ntu-rgb+d-pyskl, coco"),
+    ({'partition': 'spectral'}, "valid partitions: uniform, distance, spatial, agcn, stgcn_spatial"),
 ])
 def test_unknown_names(kwargs, needle):
     with pytest.raises(ValueError, match=re.escape(needle)):

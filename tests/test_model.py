@@ -209,7 +209,8 @@ def test_config_round_trips():
 
 @pytest.mark.parametrize('call, message', [
     (lambda: make_config('papper'), r"unknown preset 'papper'; valid: paper, tf2019"),
-    (lambda: make_config('paper', layout='coco'), r"unknown layout 'coco'; valid: ntu-rgb\+d, openpose"),
+    (lambda: make_config('paper', layout='kinect-v1'),
+     r"unknown layout 'kinect-v1'; valid: ntu-rgb\+d, openpose, ntu-rgb\+d-pyskl, coco"),
     (lambda: make_config('paper', partition='spacial'), r"valid: uniform, distance, spatial, agcn"),
     (lambda: make_config('paper', temporal_padding='causal'), r"valid: symmetric, same"),
     (lambda: make_config('paper', dropuot=0.1), r"unknown STGCNConfig key\(s\) \['dropuot'\]; valid keys: .*dropout"),
