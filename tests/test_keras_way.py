@@ -93,8 +93,9 @@ def test_fit_on_the_tfrecord_feeder_lowers_the_loss(tmp_path):
     write_tiny_records(tmp_path / 'train', 24, frames=16)
     keras.utils.set_random_seed(0)
     model = _compiled(build_model('tf2019', **SMALL))
-    history = model.fit(make_tfrecord_dataset(str(tmp_path / 'train'), 4, training=True, seed=0), epochs=4,
-                        verbose=0).history
+    # The training feeder yields each sample once per pass (main.py repeats it): repeat, and count the epoch.
+    dataset = make_tfrecord_dataset(str(tmp_path / 'train'), 4, training=True, seed=0).repeat()
+    history = model.fit(dataset, epochs=4, steps_per_epoch=24 // 4, shuffle=False, verbose=0).history
     assert len(history['loss']) == 4 and np.all(np.isfinite(history['loss']))
     assert history['loss'][-1] < 0.6 * history['loss'][0], history['loss']
 
@@ -116,7 +117,8 @@ _MIRRORED_FIT = textwrap.dedent('''
         model = build_model('tf2019', channels=(4, 8, 8), num_class=3)
         model.compile(optimizer=TorchSGD(0.05), metrics=['accuracy'],
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    history = model.fit(make_tfrecord_dataset(sys.argv[1], 8, training=True, seed=0), epochs=6, verbose=0)
+    dataset = make_tfrecord_dataset(sys.argv[1], 8, training=True, seed=0).repeat()
+    history = model.fit(dataset, epochs=6, steps_per_epoch=48 // 8, shuffle=False, verbose=0)
     print(json.dumps({'replicas': strategy.num_replicas_in_sync, 'loss': history.history['loss']}))
 ''')
 

@@ -94,3 +94,23 @@ def test_save_png_round_trips(tmp_path):
 def test_class_names_must_match():
     with pytest.raises(ValueError, match='3 class names for 4 classes'):
         plots.confusion_figure(np.eye(4, dtype=int), class_names(3))
+
+
+def test_past_the_limit_the_worst_pairs_classes_come_first():
+    confusion = np.diag([10] * 6)
+    confusion[4, 1] = 3  # the worst pair (3/13), then three at 1/11, in label order
+    confusion[0, 2] = confusion[3, 2] = confusion[5, 0] = 1
+    assert plots.shown_classes(confusion, limit=6).tolist() == list(range(6))
+    assert plots.shown_classes(confusion, limit=2).tolist() == [1, 4]
+    assert plots.shown_classes(confusion, limit=3).tolist() == [0, 1, 4]  # then (0, 2)'s class 0
+
+
+def test_kinetics_sized_confusion_is_drawn_at_the_limit():
+    confusion = _confusion(400)
+    confusion[7, 300] = 40  # the worst pair: both classes must be on the figure
+    fig = plots.confusion_plot(confusion, class_names(400, 'kinetics'))
+    matrix = fig.axes[0]
+    shown = [t.get_text() for t in matrix.get_yticklabels()]
+    assert len(shown) == plots.MAX_MATRIX_CLASSES
+    assert {class_names(400, 'kinetics')[c] for c in (7, 300)} <= set(shown)
+    assert 'the 120 of 400 classes most confused' in matrix.get_title()

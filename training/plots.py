@@ -22,6 +22,7 @@ TICK_FONT = 10  # points: 14 px at DPI, inside a 20 px cell
 TITLE_FONT = 18
 AXIS_FONT = 14
 NUM_ANNOTATED = 10  # the worst-confused pairs written into their cells and listed under the title
+MAX_MATRIX_CLASSES = 120  # beyond this (Kinetics' 400) the matrix shows the classes most involved in errors
 NO_SAMPLES_COLOR = '#bdbdbd'
 
 
@@ -47,6 +48,19 @@ def worst_pairs(confusion, k=NUM_ANNOTATED):
     return [(int(true[i]), int(predicted[i]), float(rates[i])) for i in order]
 
 
+def shown_classes(confusion, limit=MAX_MATRIX_CLASSES):
+    """All classes, or past `limit` the classes of the worst pairs and then those with the most misclassified
+    samples (as true or as predicted class), in label order. Shape: -> (min(num_class, limit),) int64."""
+    confusion = np.asarray(confusion)
+    num_class = confusion.shape[0]
+    if num_class <= limit:
+        return np.arange(num_class)
+    errors = confusion.sum(axis=0) + confusion.sum(axis=1) - 2 * np.diag(confusion)  # (num_class,)
+    chosen = list(dict.fromkeys(c for t, p, _ in worst_pairs(confusion) for c in (t, p)))
+    chosen += [c for c in np.argsort(-errors, kind='stable') if c not in set(chosen)]
+    return np.sort(np.array(chosen[:limit], np.int64))
+
+
 def cluster_order(confusion):
     """Class order that puts classes confused with each other next to each other: the leaves of an average-
     linkage clustering of the symmetrised row-normalised matrix (classes without samples count as zeros).
@@ -70,32 +84,34 @@ def confusion_plot(confusion, class_names):
     num_class = _check_names(confusion.shape[0], class_names)
     if confusion.shape != (num_class, num_class):
         raise ValueError(f'confusion must be (num_class, num_class), got {confusion.shape}')
-    order = cluster_order(confusion)
-    fraction = row_normalised(confusion)[np.ix_(order, order)]  # (num_class, num_class), in display order
-    names = [_label(class_names[c], np.asarray(confusion)[c].sum() == 0) for c in order]
-    position = np.argsort(order)  # class -> row/column on screen
+    shown = shown_classes(confusion)  # (S,)
+    order = shown[cluster_order(confusion[np.ix_(shown, shown)])]  # (S,) classes in display order
+    fraction = row_normalised(confusion)[np.ix_(order, order)]  # (S, S): rows normalised over all classes
+    names = [_label(class_names[c], confusion[c].sum() == 0) for c in order]
+    position = dict(zip(order.tolist(), range(len(order))))  # class -> row/column on screen
 
-    side = max(MIN_MATRIX_INCHES, CELL_INCHES * num_class)
+    side = max(MIN_MATRIX_INCHES, CELL_INCHES * len(order))
     fig = Figure(figsize=(side + LABEL_INCHES + 1.5, side + LABEL_INCHES + 1.5), dpi=DPI, layout='constrained')
     ax = fig.add_subplot()
     cmap = _colormap('Blues')
     image = ax.imshow(np.ma.masked_invalid(fraction), cmap=cmap, vmin=0.0, vmax=1.0, interpolation='nearest')
     colorbar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     colorbar.set_label('fraction of the true class', fontsize=AXIS_FONT)
-    ax.set_xticks(range(num_class), names, rotation=90, fontsize=TICK_FONT)
-    ax.set_yticks(range(num_class), names, fontsize=TICK_FONT)
+    ax.set_xticks(range(len(order)), names, rotation=90, fontsize=TICK_FONT)
+    ax.set_yticks(range(len(order)), names, fontsize=TICK_FONT)
     ax.set_xlabel('predicted', fontsize=AXIS_FONT)
     ax.set_ylabel('true', fontsize=AXIS_FONT)
 
-    pairs = worst_pairs(confusion)
+    pairs = worst_pairs(confusion)  # every class of these is shown
     for true, predicted, rate in pairs:
         row, col = position[true], position[predicted]
         ax.add_patch(_cell_box(row, col))
         ax.text(col, row, f'{round(100 * rate)}', ha='center', va='center', fontsize=TICK_FONT - 2,
                 color='white' if rate > 0.5 else 'black', fontweight='bold')
     listed = '; '.join(f'{class_names[t]} \u2192 {class_names[p]} {100 * r:.0f}%' for t, p, r in pairs[:5])
-    ax.set_title(f'confusion matrix, rows normalised, classes clustered (boxed: the {len(pairs)} worst pairs, '
-                 f'% of the true class)\n{listed}', fontsize=TITLE_FONT if num_class <= 60 else AXIS_FONT,
+    subset = '' if len(order) == num_class else f', the {len(order)} of {num_class} classes most confused'
+    ax.set_title(f'confusion matrix, rows normalised, classes clustered{subset} (boxed: the {len(pairs)} worst '
+                 f'pairs, % of the true class)\n{listed}', fontsize=TITLE_FONT if num_class <= 60 else AXIS_FONT,
                  wrap=True)
     return fig
 
@@ -103,8 +119,10 @@ def confusion_plot(confusion, class_names):
 def confusion_figure(confusion, class_names):
     """The row-normalised confusion matrix with action names on both axes, classes clustered, a colour bar, and
     the NUM_ANNOTATED worst-confused pairs boxed with their percentage; classes without samples are grey rows.
+    Past MAX_MATRIX_CLASSES classes, only shown_classes() are drawn.
 
-    Shape: confusion (num_class, num_class) counts -> (H, W, 3) uint8, H and W growing with num_class.
+    Shape: confusion (num_class, num_class) counts -> (H, W, 3) uint8, H and W growing with num_class (up to
+    MAX_MATRIX_CLASSES).
     """
     return render(confusion_plot(confusion, class_names))
 
