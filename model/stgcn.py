@@ -5,6 +5,7 @@ to (N*M, T, V, C) and stays there, so every conv is a plain channels_last op. On
 preset (the official model) and the `tf2019` preset (the 2019 TF port); see model/config.py.
 """
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
@@ -14,6 +15,8 @@ from model.config import STGCNConfig, make_config
 TEMPORAL_KERNEL = 9
 # PyTorch's padding=4 pads both sides by (9 - 1) // 2, also at stride 2; Keras "same" would pad (3, 4) there.
 SYMMETRIC_PAD = (TEMPORAL_KERNEL - 1) // 2
+# What model.meta records about the weights (model/weights.py) and what get_config carries into a `.keras` file.
+META_KEYS = ('preset', 'data_mode', 'max_frame')
 
 
 def _kernel_init(init):
@@ -26,6 +29,9 @@ def _gamma_init(init):
     return keras.initializers.RandomNormal(1.0, 0.02) if init == 'official' else 'ones'
 
 
+# The layers are registered so that a `.keras` file (model.save) names them by package; their configs are
+# plain JSON, so keras.models.load_model rebuilds them without custom_objects.
+@keras.saving.register_keras_serializable(package='stgcn')
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """keras.layers.BatchNormalization computed by TensorFlow's fused kernel on (B, H, W, C) inputs.
 
@@ -65,6 +71,7 @@ def _cross_replica_sum(x):
     return reduce(x)
 
 
+@keras.saving.register_keras_serializable(package='stgcn')
 class SyncBatchNormalization(keras.layers.BatchNormalization):
     """BatchNormalization whose training statistics are taken over the global batch (--sync-bn).
 
@@ -95,6 +102,7 @@ def _batch_norm(config, **kwargs):
     return FusedBatchNormalization(**args)  # statistics per replica, like the official DataParallel
 
 
+@keras.saving.register_keras_serializable(package='stgcn')
 class STGCNBlock(keras.layers.Layer):
     """One spatial-temporal unit: graph conv -> BN -> ReLU -> 9x1 temporal conv -> BN -> dropout, + residual.
 
@@ -109,8 +117,10 @@ class STGCNBlock(keras.layers.Layer):
 
     def __init__(self, A, config, in_channels, out_channels, stride=1, residual=True, dropout=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.A = A
+        self.A = np.asarray(A, np.float32)  # (K, V, V)
+        self.config = config
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+        self.dropout_rate, self.has_residual = dropout, residual
         self.num_subset, self.num_node = A.shape[0], A.shape[1]
         self.use_edge_importance = config.edge_importance
         kernel_init = _kernel_init(config.init)
@@ -196,6 +206,17 @@ class STGCNBlock(keras.layers.Layer):
         bias = ops.reshape(ops.cast(self.gcn_conv.bias, self.compute_dtype), (K, C_out))  # (K, C_out)
         bias = ops.matmul(ops.transpose(ops.sum(A, axis=1)), bias)  # (V, C_out): column sums (V, K) @ (K, C_out)
         return ops.matmul(x, kernel) + bias  # (N*M, T, V, C_out)
+
+    def get_config(self):
+        # A travels as nested lists: a block may hold any graph, not only its config's layout.
+        return {**super().get_config(), 'A': self.A.tolist(), 'config': self.config.to_dict(),
+                'in_channels': self.in_channels, 'out_channels': self.out_channels, 'stride': self.stride,
+                'residual': self.has_residual, 'dropout': self.dropout_rate}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(np.asarray(config.pop('A'), np.float32), STGCNConfig.from_dict(config.pop('config')), **config)
 
 
 @keras.saving.register_keras_serializable(package='stgcn')
@@ -287,12 +308,22 @@ class STGCN(keras.Model):
         return self.fcn(ops.cast(x, 'float32'))
 
     def get_config(self):
-        return {'name': self.name, 'trainable': self.trainable, 'config': self.config.to_dict()}
+        """The STGCNConfig and, when set, model.meta without its `source` (a `.keras` file is its own source):
+        a model saved with model.save keeps its preset, data mode and max_frame."""
+        config = {'name': self.name, 'trainable': self.trainable, 'config': self.config.to_dict()}
+        meta = getattr(self, 'meta', None)
+        if meta:
+            config['meta'] = {key: meta[key] for key in META_KEYS if key in meta}
+        return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        return cls(STGCNConfig.from_dict(config.pop('config')), **config)
+        meta = config.pop('meta', None)
+        model = cls(STGCNConfig.from_dict(config.pop('config')), **config)
+        if meta is not None:
+            model.meta = dict(meta)
+        return model
 
 
 def build_model(preset='paper', **overrides):

@@ -19,6 +19,7 @@ if __name__ == '__main__':
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import h5py
+import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
@@ -36,11 +37,13 @@ ACCEPTED_FORMATS = (
     "the 2019 TF port's checkpoint (a ckpt-N prefix, or a directory with a `checkpoint` file)",
     "this project's training checkpoint (a ckpt-N prefix, or its directory)",
     "this project's .weights.h5 (written by model.weights.save_weights)",
+    'a Keras .keras file of an STGCN (written by model.save)',
 )
 # The preprocessing a model's weights expect: NTU raw coordinates, NTU 2s-AGCN pre-normalisation, Kinetics
 # (x, y, score) as the official feeder centres them, or unknown (records written without a meta.json).
 DATA_MODES = ('raw', 'prenorm', 'kinetics', 'unknown')
 WEIGHTS_SUFFIX = '.weights.h5'  # Keras 3 refuses to save or load weights under any other name
+KERAS_SUFFIX = '.keras'  # a whole model (config + weights) as model.save writes it
 META_ATTR = 'stgcn_meta'  # the h5 attribute holding the meta JSON
 META_KEY = 'meta/.ATTRIBUTES/VARIABLE_VALUE'  # the meta variable of a training checkpoint
 OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
@@ -54,7 +57,7 @@ def load_pretrained(path, num_class=None):
     """A built STGCN holding the weights at `path`, its preset chosen by the file.
 
     path: official .pth/.pt, a 2019 TF port checkpoint, a project training checkpoint (prefix or directory),
-    or a project .weights.h5. num_class, when given, must equal the file's class count.
+    a project .weights.h5, or a .keras file of an STGCN. num_class, when given, must equal the file's class count.
     model.meta = {'preset', 'data_mode', 'max_frame', 'source'}; data_mode says which preprocessing the weights
     expect, max_frame the T their training samples had.
     """
@@ -77,6 +80,8 @@ def _load(path, num_class):
         return load_torch_weights(path, num_class=num_class)
     if os.path.isfile(path) and path.endswith(WEIGHTS_SUFFIX):
         return _load_weights_h5(path, num_class)
+    if os.path.isfile(path) and path.endswith(KERAS_SUFFIX):
+        return _load_keras_file(path, num_class)
     prefix = checkpoint_prefix(path)
     if prefix is not None:
         names = [name for name, _ in tf.train.list_variables(prefix)]
@@ -187,6 +192,24 @@ def _load_weights_h5(path, num_class):
     return model
 
 
+def _load_keras_file(path, num_class):
+    """A `.keras` file: the STGCN keras.models.load_model rebuilds, model.meta from what its config stored
+    (STGCN.get_config), else the preset its config matches, data mode 'unknown' and the default max_frame."""
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except (ValueError, TypeError, OSError, zipfile.BadZipFile) as e:
+        raise WeightsError(f'{path}: not a loadable .keras file ({_first_line(e)})') from None
+    if not isinstance(model, STGCN):
+        raise WeightsError(f'{path}: holds a {type(model).__name__}, not an STGCN')
+    config = model.config
+    _check_num_class(config, num_class, path)
+    stored = getattr(model, 'meta', None) or {}
+    model.meta = {'preset': stored.get('preset') or _preset_of(config),
+                  'data_mode': stored.get('data_mode', 'unknown'),
+                  'max_frame': int(stored.get('max_frame', DEFAULT_MAX_FRAME)), 'source': path}
+    return model
+
+
 def _parse_meta(raw, source):
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
@@ -205,14 +228,18 @@ def _model_from_meta(meta, source, num_class):
         config = STGCNConfig.from_dict(meta['config'])
     except (ValueError, TypeError) as e:
         raise WeightsError(f'{source}: its stored config is invalid ({e})') from None
-    if num_class is not None and num_class != config.num_class:
-        raise WeightsError(f'{source}: the weights have {config.num_class} classes but num_class={num_class} was '
-                           f'asked; pass num_class={config.num_class} or None')
+    _check_num_class(config, num_class, source)
     model = STGCN(config)
     model.build((None, config.in_channels, None, model.num_node, config.num_person))
     model.meta = {'preset': meta['preset'], 'data_mode': meta['data_mode'], 'max_frame': meta['max_frame'],
                   'source': str(source)}
     return model
+
+
+def _check_num_class(config, num_class, source):
+    if num_class is not None and num_class != config.num_class:
+        raise WeightsError(f'{source}: the weights have {config.num_class} classes but num_class={num_class} was '
+                           f'asked; pass num_class={config.num_class} or None')
 
 
 def _first_line(error):

@@ -1,0 +1,1 @@
+"""Command-line tools around the project: plots of training runs, rendered skeleton clips."""

@@ -1,0 +1,396 @@
+"""Render a skeleton sequence as a GIF or MP4, optionally with a model's top-3 actions over time.
+
+    python tools/visualize.py --skeleton S001C001P001R001A001.skeleton [--out clip.gif|clip.mp4]
+        [--azimuth A --elevation E] [--after-preprocess] [--frames START:END] [--weights W]
+    python tools/visualize.py --skeleton kinetics_val/VIDEO.json ...
+    python tools/visualize.py --skeleton data/ntu/xsub/val_data_joint.npy --index K ...
+
+Inputs:
+  * NTU `.skeleton` (3D, Kinect camera metres): the first two bodies listed per frame (the official 'raw'
+    sample), or with --after-preprocess the sample of the data mode the model is trained on (--weights'
+    data_mode; 'prenorm' without weights: 2s-AGCN's body selection, centring and rotation).
+  * Kinetics-skeleton `.json` (2D OpenPose, x y in [0, 1], score): every person of the file's first 5 slots as
+    stored, or with --after-preprocess the two most confident per frame, centred (gen_kinetics_data).
+  * `.npy` of stored samples (N, C, T, V, M): sample --index K, drawn as stored (already preprocessed); its
+    data mode comes from the meta.json beside it.
+3D joints are drawn by an orthographic projection: azimuth turns the view about the vertical axis, elevation
+tilts it (degrees). At 0, 0 a raw NTU sample is seen from the Kinect (x right, y up) and a pre-normalised one
+from the front of the person (x, the shoulder line, right; z, the spine, up).
+
+With --weights, a WINDOW-frame window slides over the clip STRIDE frames at a time, each window padded to the
+model's max_frame as its data mode pads (prenorm repeats the clip, raw and kinetics zero-fill) and
+classified; each frame shows the top-3 of the mean softmax of the windows covering it.
+"""
+import argparse
+import io
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+if __package__ in (None, ''):  # run as a script: make the repository root importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from data_gen.class_names import class_names  # noqa: E402
+from graphs import ntu_rgb_d, openpose  # noqa: E402
+from storage import files  # noqa: E402
+
+WIDTH, HEIGHT = 480, 480
+TOP_BAND = 24  # pixels above the skeleton for the frame number
+LABEL_BAND = 66  # pixels below it for the top-3 lines
+MARGIN = 16
+FONT_SIZE = 15
+JOINT_RADIUS = 4
+BONE_WIDTH = 3
+BACKGROUND = (255, 255, 255)
+TEXT_COLOR = (0, 0, 0)
+PERSON_COLORS = [(220, 20, 60), (30, 110, 220), (20, 160, 60), (240, 140, 0), (140, 40, 180)]
+FPS = 30  # NTU and Kinetics are recorded at 30 frames per second
+WINDOW, STRIDE, TOP_K = 32, 8, 3
+EDGES = {25: ntu_rgb_d.INWARD, 18: openpose.INWARD}  # by joint count: the layout's (child, parent) bones
+
+
+class VisualizeError(ValueError):
+    """Bad input; main prints `error: <message>` and exits with code 2."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Projection
+
+
+def view_rotation(azimuth, elevation):
+    """The rotation turning view coordinates (X right, Y up, Z depth away from the viewer) by azimuth about
+    Y, then elevation about X (degrees): elevation 90 looks down from above, so depth runs up the screen.
+    Shape: -> (3, 3)."""
+    a, e = np.radians(azimuth), np.radians(elevation)
+    about_y = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    about_x = np.array([[1, 0, 0], [0, np.cos(e), np.sin(e)], [0, -np.sin(e), np.cos(e)]])
+    return about_x @ about_y
+
+
+# Data axes -> view axes (X right, Y up, Z depth): Kinect camera space is already so; a pre-normalised sample
+# has its spine on +z, so z goes up and y into depth (a proper rotation: det +1).
+TO_VIEW = {'raw': np.eye(3), 'prenorm': np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], np.float64)}
+
+
+def project(sample, data_mode, azimuth=0.0, elevation=0.0):
+    """Image-plane points (u right, v down) and which joints are present.
+
+    3D samples (V = 25: x, y, z; a body with every coordinate zero in a frame is missing) are rotated into view and projected
+    orthographically; 2D samples (V = 18: x, y, score; score 0 is missing) are taken as they are (OpenPose's
+    y already grows downward).
+    Shape: sample (C, T, V, M) -> points (T, V, M, 2) float64, visible (T, V, M) bool.
+    """
+    sample = np.asarray(sample, np.float64)
+    xyz = sample.transpose(1, 2, 3, 0)  # (T, V, M, C)
+    if sample.shape[2] == openpose.NUM_NODE:
+        return xyz[..., :2].copy(), xyz[..., 2] > 0
+    # Kinect lists all 25 joints of a tracked body, so a body is present or not as a whole; per joint, zero
+    # would hide the joint that pre-normalisation centres on the origin.
+    visible = np.broadcast_to(np.any(xyz != 0, axis=(1, 3))[:, None, :], xyz.shape[:3])  # (T, V, M)
+    view = xyz @ (view_rotation(azimuth, elevation) @ TO_VIEW.get(data_mode, TO_VIEW['raw'])).T  # (T, V, M, 3)
+    return np.stack([view[..., 0], -view[..., 1]], axis=-1), visible
+
+
+def fit_to_canvas(points, visible, width=WIDTH, height=HEIGHT):
+    """Scale and shift all frames' points together (one scale, aspect kept) into the drawing area between the
+    bands. Shape: points (T, V, M, 2), visible (T, V, M) -> pixels (T, V, M, 2) float64."""
+    area_w, area_h = width - 2 * MARGIN, height - TOP_BAND - LABEL_BAND - 2 * MARGIN
+    if not visible.any():
+        return np.zeros_like(points)
+    shown = points[visible]  # (P, 2)
+    low, high = shown.min(axis=0), shown.max(axis=0)
+    scale = min(area_w / max(high[0] - low[0], 1e-9), area_h / max(high[1] - low[1], 1e-9))
+    centre = (low + high) / 2
+    target = np.array([width / 2, TOP_BAND + MARGIN + area_h / 2])
+    return (points - centre) * scale + target
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Drawing
+
+
+def _font():
+    return ImageFont.load_default(size=FONT_SIZE)
+
+
+def draw_frame(pixels, visible, frame_number, label_lines=(), width=WIDTH, height=HEIGHT):
+    """One frame: each person's bones and joints in its colour, the frame number, the label lines.
+
+    Shape: pixels (V, M, 2) float, visible (V, M) bool -> an RGB PIL image (width, height).
+    """
+    image = Image.new('RGB', (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    edges = EDGES[pixels.shape[0]]
+    for m in range(pixels.shape[1]):
+        color = PERSON_COLORS[m % len(PERSON_COLORS)]
+        for child, parent in edges:
+            if visible[child, m] and visible[parent, m]:
+                draw.line([tuple(pixels[child, m]), tuple(pixels[parent, m])], fill=color, width=BONE_WIDTH)
+        for v in np.flatnonzero(visible[:, m]):
+            x, y = pixels[v, m]
+            draw.ellipse([x - JOINT_RADIUS, y - JOINT_RADIUS, x + JOINT_RADIUS, y + JOINT_RADIUS], fill=color)
+    font = _font()
+    draw.text((6, 4), f'frame {frame_number}', fill=TEXT_COLOR, font=font)
+    for i, line in enumerate(label_lines):
+        draw.text((6, height - LABEL_BAND + 2 + i * (FONT_SIZE + 5)), line, fill=TEXT_COLOR, font=font)
+    return image
+
+
+def render(sample, data_mode, start=0, labels=None, azimuth=0.0, elevation=0.0):
+    """Frames of a sample (C, T, V, M) whose first frame is number `start`; labels: one list of lines per
+    frame, or None. Returns a list of T RGB PIL images."""
+    points, visible = project(sample, data_mode, azimuth, elevation)
+    pixels = fit_to_canvas(points, visible)  # (T, V, M, 2)
+    return [draw_frame(pixels[t], visible[t], start + t, labels[t] if labels else ())
+            for t in range(len(pixels))]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Predictions over time
+
+
+def window_starts(num_frames, window=WINDOW, stride=STRIDE):
+    """First frames of the sliding windows: every `stride`, plus one ending at the last frame so that every
+    frame is covered; one window of the whole clip when it is shorter than `window`."""
+    if num_frames <= window:
+        return [0]
+    starts = list(range(0, num_frames - window + 1, stride))
+    if starts[-1] + window < num_frames:
+        starts.append(num_frames - window)
+    return starts
+
+
+def pad_window(clip, max_frame, data_mode):
+    """A window padded to the T the model was trained at, as its data mode pads: 'prenorm' repeats the clip
+    (2s-AGCN's pad_null_frames), the others zero-fill (the official feeders).
+
+    Shape: clip (C, w, V, M) -> (C, max_frame, V, M) (cut when w > max_frame).
+    """
+    w = clip.shape[1]
+    if data_mode == 'prenorm':
+        return clip[:, np.arange(max_frame) % w]
+    out = np.zeros(clip.shape[:1] + (max_frame,) + clip.shape[2:], np.float32)
+    out[:, :min(w, max_frame)] = clip[:, :max_frame]
+    return out
+
+
+def window_probabilities(model, sample, data_mode, max_frame, window=WINDOW, stride=STRIDE, batch_size=16):
+    """Softmax of the model on each sliding window of a preprocessed sample (C, T, V, M).
+
+    Returns starts (list of W ints), probabilities (W, num_class) float64.
+    """
+    from scipy.special import softmax
+
+    starts = window_starts(sample.shape[1], window, stride)
+    logits = []
+    for i in range(0, len(starts), batch_size):
+        x = np.stack([pad_window(sample[:, s:s + window], max_frame, data_mode)
+                      for s in starts[i:i + batch_size]])  # (B, C, max_frame, V, M)
+        logits.append(np.asarray(model(x, training=False), np.float64))
+    return starts, softmax(np.concatenate(logits), axis=-1)
+
+
+def frame_labels(starts, probabilities, num_frames, window, names, k=TOP_K):
+    """The top-k lines of each frame: the mean of the probabilities of the windows covering it.
+
+    Shape: starts (W,), probabilities (W, num_class) -> num_frames lists of k strings 'rank. name  p%'.
+    """
+    from serving.predict import top_k
+
+    probabilities = np.asarray(probabilities, np.float64)
+    labels = []
+    for t in range(num_frames):
+        covering = [i for i, s in enumerate(starts) if s <= t < s + window]
+        if not covering:
+            labels.append([])
+            continue
+        best = top_k(probabilities[covering].mean(axis=0), k)
+        labels.append([f'{rank}. {names[e["label"]]}  {100 * e["prob"]:.0f}%' for rank, e in enumerate(best, 1)])
+    return labels
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading the inputs
+
+
+def read_input(path, index, after_preprocess, data_mode):
+    """(sample to draw (C, T, V, M), its data mode for the projection, sample the model reads or None).
+
+    data_mode: the preprocessing the model expects (--weights), or None. The model's sample is only built for
+    a model; for .npy files both are the stored sample.
+    """
+    suffix = pathlib.Path(path).suffix
+    if not os.path.isfile(path):
+        raise VisualizeError(f'--skeleton {path}: no such file')
+    if suffix == '.skeleton':
+        return _read_ntu(path, after_preprocess, data_mode)
+    if suffix == '.json':
+        return _read_kinetics(path, after_preprocess, data_mode)
+    if suffix == '.npy':
+        return _read_npy(path, index)
+    raise VisualizeError(f'--skeleton {path}: expected a .skeleton, a Kinetics .json or a .npy file')
+
+
+def _read_ntu(path, after_preprocess, data_mode):
+    from data_gen.preprocess import MAX_BODY_KINECT, MODES, sample_from_skeleton
+    from data_gen.skeleton import SkeletonError, read_skeleton
+
+    if data_mode is not None and data_mode not in MODES:
+        raise VisualizeError(f'--weights: the model reads {data_mode!r} data, not NTU .skeleton files')
+    try:
+        skeleton = read_skeleton(path, max_body=MAX_BODY_KINECT)
+    except SkeletonError as err:
+        raise VisualizeError(str(err)) from None
+    frames = skeleton.num_frames
+    model_sample = sample_from_skeleton(skeleton, data_mode, frames) if data_mode else None
+    drawn_mode = (data_mode or 'prenorm') if after_preprocess else 'raw'
+    drawn = model_sample if after_preprocess and data_mode else sample_from_skeleton(skeleton, drawn_mode, frames)
+    return drawn, drawn_mode, model_sample
+
+
+def _read_kinetics(path, after_preprocess, data_mode):
+    from data_gen.gen_kinetics_data import KineticsError, read_clip, select_people
+
+    if data_mode not in (None, 'kinetics'):
+        raise VisualizeError(f'--weights: the model reads {data_mode!r} data, not Kinetics .json files')
+    try:
+        data, _ = read_clip(path)  # (3, 300, 18, 5)
+    except KineticsError as err:
+        raise VisualizeError(str(err)) from None
+    present = np.flatnonzero(data[2].sum(axis=(1, 2)) > 0)
+    frames = int(present[-1]) + 1 if len(present) else 1  # drop the empty tail of the 300 steps
+    model_sample = select_people(data)[:, :frames]
+    drawn = model_sample if after_preprocess else data[:, :frames].astype(np.float32)
+    return drawn, 'kinetics', model_sample if data_mode else None
+
+
+def _read_npy(path, index):
+    if index is None:
+        raise VisualizeError(f'--skeleton {path}: a .npy holds many samples; pick one with --index K')
+    try:
+        data = files.load_samples(path)
+        meta = files.read_meta(path)
+    except files.StorageError as err:
+        raise VisualizeError(str(err)) from None
+    if not 0 <= index < data.shape[0]:
+        raise VisualizeError(f'--index {index}: {path} holds samples 0..{data.shape[0] - 1}')
+    sample = np.array(data[index], np.float32)  # (C, T, V, M)
+    if sample.shape[2] not in EDGES:
+        raise VisualizeError(f'{path}: samples have {sample.shape[2]} joints; only NTU (25) and OpenPose (18) '
+                             f'layouts can be drawn')
+    present = np.flatnonzero(np.abs(sample).sum(axis=(0, 2, 3)) > 0)
+    sample = sample[:, :int(present[-1]) + 1 if len(present) else 1]  # drop the zero padding
+    return sample, meta.get('data_mode') or 'raw', sample
+
+
+def parse_frames(text, num_frames):
+    """--frames START:END (either may be empty, END exclusive) -> (start, end) within the clip."""
+    try:
+        start, end = text.split(':')
+        start = int(start) if start else 0
+        end = int(end) if end else num_frames
+    except ValueError:
+        raise VisualizeError(f'--frames {text}: expected START:END, e.g. 0:64') from None
+    if not 0 <= start < min(end, num_frames):
+        raise VisualizeError(f'--frames {text}: the clip has frames 0..{num_frames - 1}')
+    return start, min(end, num_frames)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_gif(images, path, fps=FPS):
+    buffer = io.BytesIO()
+    images[0].save(buffer, format='GIF', save_all=True, append_images=images[1:], duration=round(1000 / fps),
+                   loop=0)
+    files.write_bytes(buffer.getvalue(), path)
+
+
+def write_mp4(images, path, fps=FPS):
+    """H.264 through the ffmpeg on PATH, fed raw RGB frames on stdin."""
+    ffmpeg = shutil.which('ffmpeg')
+    if ffmpeg is None:
+        raise VisualizeError(f'--out {path}: MP4 needs ffmpeg on PATH (apt-get install ffmpeg); or write a .gif')
+    width, height = images[0].size
+    with files.atomic_path(path, suffix='.mp4') as tmp:
+        command = [ffmpeg, '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s',
+                   f'{width}x{height}', '-r', str(fps), '-i', '-', '-pix_fmt', 'yuv420p', '-vcodec', 'libx264',
+                   str(tmp)]
+        proc = subprocess.run(command, input=b''.join(image.tobytes() for image in images), capture_output=True)
+        if proc.returncode != 0:
+            message = proc.stderr.decode(errors='replace').strip().splitlines()
+            raise VisualizeError(f'--out {path}: ffmpeg failed ({message[-1] if message else proc.returncode})')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog='tools/visualize.py', description=__doc__.split('\n')[0])
+    parser.add_argument('--skeleton', required=True, help='an NTU .skeleton, a Kinetics .json or a .npy of samples')
+    parser.add_argument('--index', type=int, default=None, help='the sample of a .npy to draw')
+    parser.add_argument('--weights', default=None, help='weights to show the top-3 actions over time')
+    parser.add_argument('--out', default='clip.gif', help='.gif (Pillow) or .mp4 (needs ffmpeg)')
+    parser.add_argument('--azimuth', type=float, default=0.0, help='degrees about the vertical axis (3D only)')
+    parser.add_argument('--elevation', type=float, default=0.0, help='degrees of tilt (3D only)')
+    parser.add_argument('--after-preprocess', action='store_true',
+                        help="draw the sample after the data mode's preprocessing, as the model sees it")
+    parser.add_argument('--frames', default=None, help='START:END, the frames to draw (END exclusive)')
+    parser.add_argument('--window', type=int, default=WINDOW, help='frames per prediction window')
+    parser.add_argument('--stride', type=int, default=STRIDE, help='frames between prediction windows')
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except VisualizeError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+
+
+def _run(args):
+    suffix = pathlib.Path(args.out).suffix
+    if suffix not in ('.gif', '.mp4'):
+        raise VisualizeError(f'--out {args.out}: expected a .gif or .mp4 name')
+    if suffix == '.mp4' and shutil.which('ffmpeg') is None:  # before any work
+        raise VisualizeError(f'--out {args.out}: MP4 needs ffmpeg on PATH (apt-get install ffmpeg); or write a .gif')
+    if args.window < 1 or args.stride < 1:
+        raise VisualizeError('--window and --stride must be >= 1')
+    model = _load_model(args.weights) if args.weights else None
+    data_mode = model.meta['data_mode'] if model is not None else None
+    drawn, drawn_mode, model_sample = read_input(args.skeleton, args.index, args.after_preprocess, data_mode)
+    labels = None
+    if model is not None:
+        _check_fits(model, model_sample, args.weights)
+        starts, probabilities = window_probabilities(model, model_sample, data_mode, model.meta['max_frame'],
+                                                     args.window, args.stride)
+        names = class_names(model.config.num_class, data_mode)
+        labels = frame_labels(starts, probabilities, model_sample.shape[1], args.window, names)
+    start, end = parse_frames(args.frames, drawn.shape[1]) if args.frames else (0, drawn.shape[1])
+    images = render(drawn[:, start:end], drawn_mode, start, labels[start:end] if labels else None,
+                    args.azimuth, args.elevation)
+    (write_mp4 if suffix == '.mp4' else write_gif)(images, args.out)
+    print(f'wrote {args.out}: {len(images)} frames {WIDTH}x{HEIGHT}' +
+          (f', top-{TOP_K} of {args.window}-frame windows every {args.stride}' if labels else ''))
+    return 0
+
+
+def _load_model(weights):
+    from model.weights import WeightsError, load_pretrained
+
+    try:
+        return load_pretrained(weights)
+    except WeightsError as err:
+        raise VisualizeError(str(err)) from None
+
+
+def _check_fits(model, sample, weights):
+    takes = (model.config.in_channels, model.num_node, model.config.num_person)
+    gives = (sample.shape[0], sample.shape[2], sample.shape[3])
+    if takes != gives:
+        raise VisualizeError(f'--weights {weights}: the model takes (C, V, M) = {takes}, the input gives {gives}')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
