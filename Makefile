@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup test demo
 
-$(STAMP): requirements.txt requirements-torch.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-torch.txt requirements-onnx.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt

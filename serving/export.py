@@ -23,6 +23,7 @@ from storage import files
 
 SIGNATURE = 'serving_default'
 TFLITE_NAME = 'model.tflite'
+ONNX_NAME = 'model.onnx'
 META_NAME = files.META_NAME
 EXPORT_FORMAT = 'stgcn-export'  # meta.json's `format`: the marker of a folder this phase may replace
 
@@ -32,6 +33,8 @@ def run(cfg):
     dest = os.path.abspath(cfg.export_dir)
     check_destination(dest, cfg)
     model = load_model(cfg)
+    if cfg.export_format == 'onnx':
+        return export_onnx_folder(cfg, model, dest)
     with files.atomic_folder(dest) as tmp:
         tflite_bytes = export_to(model, str(tmp))
     config = model.config
@@ -39,6 +42,23 @@ def run(cfg):
           f'{model.num_node}, {config.num_person}), batch and T dynamic -> logits, probabilities), {TFLITE_NAME} '
           f'({len(tflite_bytes) / 2 ** 20:.1f} MiB, same signature), {META_NAME} '
           f'(data mode {model.meta["data_mode"]})', flush=True)
+    return 0
+
+
+def export_onnx_folder(cfg, model, dest):
+    """--format onnx: DIR/model.onnx (input x (batch, C, T, V, M), batch and T dynamic -> logits,
+    probabilities) and meta.json."""
+    try:
+        from serving.onnx_export import export_onnx
+        import tf2onnx  # noqa: F401 (the optional extra: say so before any work)
+    except ImportError:
+        raise ServingError('--format onnx needs the optional extra: pip install -r requirements-onnx.txt') from None
+    with files.atomic_folder(dest) as tmp:
+        export_onnx(model, os.path.join(tmp, ONNX_NAME), cfg.opset)
+        files.write_meta(dict(export_meta(model), opset=cfg.opset), tmp)
+    print(f'wrote {cfg.export_dir}: {ONNX_NAME} (opset {cfg.opset}; x float32 (batch, {model.config.in_channels}, '
+          f'T, {model.num_node}, {model.config.num_person}), batch and T dynamic -> logits, probabilities), '
+          f'{META_NAME} (data mode {model.meta["data_mode"]})', flush=True)
     return 0
 
 
@@ -82,10 +102,14 @@ def export_to(model, folder):
 
     tflite_bytes = tf.lite.TFLiteConverter.from_saved_model(folder).convert()
     files.write_bytes(tflite_bytes, os.path.join(folder, TFLITE_NAME))
-    meta = {'format': EXPORT_FORMAT, 'preset': model.meta['preset'], 'data_mode': model.meta['data_mode'],
-            'max_frame': model.meta['max_frame'], 'num_class': config.num_class, 'source': model.meta['source']}
-    files.write_meta(meta, folder)
+    files.write_meta(export_meta(model), folder)
     return tflite_bytes
+
+
+def export_meta(model):
+    return {'format': EXPORT_FORMAT, 'preset': model.meta['preset'], 'data_mode': model.meta['data_mode'],
+            'max_frame': model.meta['max_frame'], 'num_class': model.config.num_class,
+            'source': model.meta['source']}
 
 
 def serve(model, x):

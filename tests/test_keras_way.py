@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from feeders import make_tfrecord_dataset
+from feeders.tfrecord_feeder import make_tfrecord_dataset
 from model.stgcn import STGCNBlock, build_model
 from model.weights import WeightsError, load_pretrained
 from tests.conftest import ROOT
@@ -107,7 +107,7 @@ _MIRRORED_FIT = textwrap.dedent('''
     cpu = tf.config.list_physical_devices('CPU')[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
-    from feeders import make_tfrecord_dataset
+    from feeders.tfrecord_feeder import make_tfrecord_dataset
     from model.stgcn import build_model
     from training.optimizer import TorchSGD
 

@@ -80,18 +80,6 @@ def test_confusion_csv(tmp_path):
     assert (tmp_path / 'c.csv').read_text() == 'true\\predicted,0,1\n0,2,1\n1,0,3\n'
 
 
-def test_confusion_image():
-    image = metrics.confusion_image(np.array([[3, 1], [0, 0]]), image_size=8)
-    assert image.shape == (8, 8, 3) and image.dtype == np.uint8  # 4x4 pixel cells
-    # Row 0: 3/4 and 1/4 of the way from white to (8, 48, 107); row 1 has no samples: white.
-    np.testing.assert_array_equal(image[0, 0], np.round(255 + 0.75 * (np.array([8, 48, 107]) - 255)))
-    np.testing.assert_array_equal(image[3, 7], np.round(255 + 0.25 * (np.array([8, 48, 107]) - 255)))
-    np.testing.assert_array_equal(image[4:], 255)
-    np.testing.assert_array_equal(image[:4, :4], image[0, 0][None, None].repeat(4, 0).repeat(4, 1))
-    assert metrics.confusion_image(np.eye(120, dtype=np.int64)).shape == (480, 480, 3)
-    assert metrics.confusion_image(np.eye(600, dtype=np.int64)).shape == (600, 600, 3)  # at least 1 px per class
-
-
 def test_save_scores(tmp_path):
     names = [f'S001C001P001R001A00{i}' for i in range(1, 7)]
     metrics.save_scores(names, LOGITS, tmp_path / 'scores.pkl')

@@ -29,6 +29,7 @@ from storage import files
 
 PHASES = ('train', 'test', 'predict', 'export')
 MIXED_PRECISIONS = ('none', 'bf16', 'fp16')
+EXPORT_FORMATS = ('savedmodel', 'onnx')
 
 
 class ConfigError(ValueError):
@@ -174,6 +175,10 @@ class RunConfig:
     top_k: int = _option(5, 'top_k', '--top-k', 'int', 'predict: how many actions to print', check=_at_least(1))
     json: bool = _option(False, 'json', '--json', 'bool', 'predict: print the result as JSON')
     export_dir: str = _option(None, 'export_dir', '--export-dir', 'str', 'export: folder of the SavedModel to write')
+    export_format: str = _option('savedmodel', 'export_format', '--format', 'str',
+                                 'export: savedmodel (SavedModel + TFLite) or onnx (needs requirements-onnx.txt)',
+                                 choices=EXPORT_FORMATS)
+    opset: int = _option(17, 'opset', '--opset', 'int', 'export --format onnx: the ONNX opset', check=_at_least(7))
     verbose: bool = _option(False, 'verbose', '--verbose', 'bool',
                             'predict, export: print the resolved config to stderr first')
     config: str = None  # the YAML file read (--config), or None

@@ -9,7 +9,7 @@ import tensorflow as tf
 from data_gen.class_names import class_names
 from model.stgcn import STGCN
 from model.weights import load_pretrained
-from training import metrics
+from training import metrics, plots
 from training.errors import UsageError
 from training.inputs import check_data, distribute_data, open_data
 
@@ -59,14 +59,20 @@ def evaluate(cfg, strategy, model, meta, writer, step, chief):
           f'mean class accuracy {100 * result["mean_class_acc"]:.2f}%', flush=True)
     if chief:
         os.makedirs(cfg.log_dir, exist_ok=True)
+        actions = class_names(num_class, meta.get('data_mode'))
         metrics.write_per_class_csv(result['per_class_acc'], os.path.join(cfg.log_dir, 'per_class_accuracy.csv'),
-                                    class_names(num_class, meta.get('data_mode')), result['confusion'].sum(axis=1))
+                                    actions, result['confusion'].sum(axis=1))
         metrics.write_confusion_csv(result['confusion'], os.path.join(cfg.log_dir, 'confusion_matrix.csv'))
+        confusion_png = plots.confusion_figure(result['confusion'], actions)
+        per_class_png = plots.per_class_figure(result['per_class_acc'], actions)
+        plots.save_png(confusion_png, os.path.join(cfg.log_dir, 'confusion_matrix.png'))
+        plots.save_png(per_class_png, os.path.join(cfg.log_dir, 'per_class_accuracy.png'))
         with writer.as_default(step=step):
             tf.summary.scalar('eval/top1', result['top1'])
             tf.summary.scalar('eval/top5', result['top5'])
             tf.summary.scalar('eval/mean_class_acc', result['mean_class_acc'])
-            tf.summary.image('eval/confusion_matrix', metrics.confusion_image(result['confusion'])[None])
+            tf.summary.image('eval/confusion_matrix', confusion_png[None])
+            tf.summary.image('eval/per_class_accuracy', per_class_png[None])
         if cfg.save_scores:
             try:
                 metrics.save_scores(names, logits, cfg.save_scores)

@@ -1,5 +1,5 @@
-"""Evaluation metrics from logits and labels (numpy), their CSV files, a confusion-matrix image for
-TensorBoard, and the score pickle that 2s-AGCN-style ensembling reads.
+"""Evaluation metrics from logits and labels (numpy), their CSV files, and the score pickle that 2s-AGCN-style
+ensembling reads (the figures: training/plots.py).
 
 Top-k follows the official st-gcn `show_topk`: a sample counts when its label is among the k highest scores.
 """
@@ -8,12 +8,6 @@ import csv
 import numpy as np
 
 from storage import files
-
-# Confusion image: a cell's colour goes linearly from white (0) to dark blue (1) with the fraction of its
-# true class predicted as that column; each cell is drawn as a square of pixels so the image is ~IMAGE_SIZE wide.
-LOW_COLOR = np.array([255, 255, 255], np.float64)
-HIGH_COLOR = np.array([8, 48, 107], np.float64)
-IMAGE_SIZE = 480
 
 
 def _check(logits, labels):
@@ -98,21 +92,6 @@ def write_confusion_csv(confusion, path):
     rows = [['true\\predicted'] + list(range(confusion.shape[1]))]
     rows += [[c] + [int(v) for v in row] for c, row in enumerate(confusion)]
     _write_csv(path, rows)
-
-
-def confusion_image(confusion, image_size=IMAGE_SIZE):
-    """The row-normalised confusion matrix as an RGB image, white (0) to dark blue (1).
-
-    Each cell is a square of max(1, image_size // num_class) pixels; classes without samples stay white.
-    Shape: (num_class, num_class) -> (H, W, 3) uint8 with H = W = num_class * cell
-    """
-    confusion = np.asarray(confusion, np.float64)
-    support = confusion.sum(axis=1, keepdims=True)
-    fraction = np.divide(confusion, support, out=np.zeros_like(confusion), where=support > 0)
-    rgb = LOW_COLOR + fraction[..., None] * (HIGH_COLOR - LOW_COLOR)  # (num_class, num_class, 3)
-    cell = max(1, image_size // confusion.shape[0])
-    rgb = np.repeat(np.repeat(rgb, cell, axis=0), cell, axis=1)  # (num_class * cell, num_class * cell, 3)
-    return np.round(rgb).astype(np.uint8)
 
 
 def save_scores(names, logits, path):
