@@ -32,12 +32,12 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_gen import ntu, pyskl_preproc  # noqa: E402
-from data_gen.gen_joint_data import InputError, list_samples, worker_pool, worker_results  # noqa: E402
+from data_gen.gen_joint_data import (DEFAULT_DATA_PATH, REPO, InputError, list_samples, worker_pool,  # noqa: E402
+                                     worker_results)
 from data_gen.skeleton import SkeletonError, read_skeleton  # noqa: E402
 from storage import files  # noqa: E402
 
-DEFAULT_DATA_PATH = './data/nturgbd_raw/nturgb+d_skeletons'
-DEFAULT_OUT = './data/nturgbd/{dataset}_3danno.pkl'  # where PYSKL's configs look for it
+DEFAULT_OUT = os.path.join(REPO, 'data', 'nturgbd', '{dataset}_3danno.pkl')  # where PYSKL's configs look for it
 CHUNK_SIZE = 8  # files per worker task: amortises inter-process overhead, keeps the ordered stream smooth
 
 
@@ -60,7 +60,7 @@ def parse_args(argv=None):
                         help='folder(s) of .skeleton files (NTU-120 ships in two; give both)')
     parser.add_argument('--dataset', choices=tuple(pyskl_preproc.SPLIT_NAMES), default='ntu60')
     parser.add_argument('--out', default=None,
-                        help='the pickle to write (default: ./data/nturgbd/{dataset}_3danno.pkl)')
+                        help='the pickle to write (default: data/nturgbd/{dataset}_3danno.pkl in the repository)')
     parser.add_argument('--ignored-sample-path', '--ignored_sample_path', default=ntu.MISSING_LISTS['ntu120'],
                         help="samples to leave out (default: NTU-120's missing-skeleton list, as ntu_preproc.py "
                              'uses for both datasets; "" for none)')

@@ -386,3 +386,34 @@ def test_a_dead_worker_ends_the_run_with_an_error(tmp_path, capsys, monkeypatch)
                                 '--no-progress', '--benchmark', 'xsub', '--ignored-sample-path', ''])
     one_error_line(capsys, code, 'a worker process died', prog='gen_joint_data: ')
     assert not [p for p in (tmp_path / 'out' / 'xsub').iterdir()]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The 2019 port's commands verbatim
+
+
+def test_port_defaults_resolve_against_the_repository_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # as `cd data_gen; python3 gen_joint_data.py` would, from another folder
+    args = gen_joint_data.parse_args([])
+    assert args.data_path == [os.path.join(ROOT, 'data', 'nturgbd_raw', 'nturgb+d_skeletons')]
+    assert args.out_folder == os.path.join(ROOT, 'data', 'ntu')
+
+
+def test_gen_tfrecord_data_without_arguments_writes_what_main_reads_by_default(tmp_path, monkeypatch):
+    for benchmark in ('xsub', 'xview'):
+        for part in ('val', 'train'):  # _pair writes the train pair: the val one is moved aside first
+            folder = tmp_path / 'data' / 'ntu' / benchmark
+            folder.mkdir(parents=True, exist_ok=True)
+            data_path = _pair(folder)
+            os.replace(data_path, folder / f'{part}_data_joint.npy')
+            os.replace(folder / 'train_label.pkl', folder / f'{part}_label.pkl')
+    monkeypatch.setattr(gen_tfrecord_data, 'DEFAULT_DATA_FOLDER', tmp_path / 'data' / 'ntu')
+    assert gen_tfrecord_data.main(['--shuffle', 'False']) == 0  # the port's --shuffle takes a value
+    for benchmark in ('xsub', 'xview'):
+        for part in ('train', 'val'):
+            meta = json.loads((tmp_path / 'data' / 'ntu' / benchmark / f'{part}_data' / 'meta.json').read_text())
+            assert meta['num_samples'] == 6
+    monkeypatch.chdir(tmp_path)
+    assert main.main([str(a) for a in TINY_MODEL + ['--num-epochs', 1, '--steps', '--batch-size', 2,
+                                                      '--checkpoint-path', tmp_path / 'c', '--log-dir',
+                                                      tmp_path / 'l']]) == 0  # data/ntu/xview/{train,val}_data
