@@ -30,6 +30,8 @@ from storage import files
 PHASES = ('train', 'test', 'predict', 'export')
 MIXED_PRECISIONS = ('none', 'bf16', 'fp16')
 EXPORT_FORMATS = ('savedmodel', 'onnx')
+LR_POLICIES = ('step', 'cosine')
+STREAMS = ('j', 'b', 'jm', 'bm')
 
 
 class ConfigError(ValueError):
@@ -104,6 +106,19 @@ class RunConfig:
                                     'labels of a .npy training set (default: the {part}_label.pkl beside it)')
     test_label_path: str = _option(None, 'test_feeder_args.label_path', '--test-label-path', 'str',
                                    'labels of a .npy test set (default: the {part}_label.pkl beside it)')
+    # PYSKL annotation pickles (`--train-data-path FILE.pkl`): the split of the file each part reads, and the
+    # clips PYSKL's UniformSample takes (training 1, testing num_clips with its fixed seed).
+    train_split: str = _option(None, 'train_feeder_args.split', '--train-split', 'str',
+                               'the split of a PYSKL annotation pickle to train on, e.g. xsub_train')
+    test_split: str = _option(None, 'test_feeder_args.split', '--test-split', 'str',
+                              'the split of a PYSKL annotation pickle to test on, e.g. xsub_val')
+    clip_len: int = _option(100, 'clip_len', '--clip-len', 'int', 'PYSKL pickles: frames sampled per clip',
+                            check=_at_least(1))
+    stream: str = _option('j', 'stream', '--stream', 'str', 'PYSKL pickles: the feature stream (GenSkeFeat): '
+                          'j joints, b bones, jm / bm their motion', choices=STREAMS)
+    num_clips: int = _option(1, 'test_feeder_args.num_clips', '--num-clips', 'int',
+                             'PYSKL pickles: clips per test sample, their softmax probabilities averaged (PYSKL '
+                             'tests on 10)', check=_at_least(1))
     # The official feeder's augmentations (feeders/augment.py), all off in the official NTU recipe.
     random_choose: int = _option(0, 'train_feeder_args.random_choose', None, 'int',
                                  'train on a random window of this many frames (0: whole clip)', check=_at_least(0))
@@ -132,6 +147,12 @@ class RunConfig:
     weights: str = _option(None, 'weights', '--weights', 'str', 'initial/evaluated weights: official .pth, 2019 TF '
                            "checkpoint, or this project's checkpoint/.weights.h5")
     base_lr: float = _option(0.1, 'base_lr', '--base-lr', 'float', 'initial learning rate', check=_positive_float)
+    # step: the official epoch boundaries (`step`); cosine: PYSKL's annealing to 0, stepped every iteration.
+    lr_policy: str = _option('step', 'lr_policy', '--lr-policy', 'str', 'step (x0.1 at the epochs in step) or '
+                             'cosine (annealed to 0 over the run, every iteration)', choices=LR_POLICIES)
+    # None: base_lr as given. PYSKL's 0.1 is for a global batch of 128 and scales linearly with it.
+    lr_reference_batch: int = _option(None, 'lr_reference_batch', '--lr-reference-batch', 'int',
+                                      'scale base_lr by global batch / this (PYSKL: 128)', check=_at_least(1))
     lr_step_epochs: tuple = _option((10, 50), 'step', '--steps', 'ints', 'epochs at whose start the learning rate '
                                     'is multiplied by 0.1, e.g. 10 50', check=_increasing_epochs)
     num_epochs: int = _option(80, 'num_epoch', '--num-epochs', 'int', 'total epochs to train', check=_at_least(1))
@@ -231,7 +252,7 @@ def build_parser():
     """The command line; every default is left out so that only the flags actually given are seen."""
     parser = _Parser(description='ST-GCN (Yan et al. 2018) on NTU RGB+D: train, test, predict or export. '
                                  'Settings: defaults < --config YAML < flags.',
-                     argument_default=argparse.SUPPRESS)
+                     argument_default=argparse.SUPPRESS, allow_abbrev=False)
     parser.add_argument('--config', help='YAML file of settings (see config/); flags override it')
     for o in OPTIONS:
         if o.flag is None:
