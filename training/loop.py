@@ -34,6 +34,8 @@ from training.schedule import MultiStepLR, steps_per_epoch
 
 INTERRUPTED = 'interrupted'  # the subfolder of mid-epoch checkpoints
 STEP_KEY = 'step/.ATTRIBUTES/VARIABLE_VALUE'
+# Steps whose values are read back to the host together (see train_epoch): a GPU runs them without a stall.
+FETCH_EVERY = 20
 EPOCH_SEED_STRIDE = 100_003  # epoch e of seed s shuffles with s * stride + e: distinct for every (s, e < stride)
 
 
@@ -192,45 +194,61 @@ def run_epochs(cfg, strategy, state, chief):
 
 
 def train_epoch(cfg, state, epoch, done, interrupt):
-    """The steps `done`..spe-1 of one epoch; returns their losses. Checks every step for non-finite values and
-    for an interruption (then saves a mid-epoch checkpoint, and on SIGTERM stops with Preempted)."""
-    spe, writer = state.steps_per_epoch, state.writer
-    loss_scaling = isinstance(state.optimizer, keras.optimizers.LossScaleOptimizer)
+    """The steps `done`..spe-1 of one epoch; returns their losses.
+
+    The values of a step (loss, gradient norm, whether the weights are finite) stay on the device and are read
+    back FETCH_EVERY steps at a time, so that a GPU is not stalled by a host read between two steps; then each
+    step is checked for non-finite values, logged, and an interruption handled (a mid-epoch checkpoint, and on
+    SIGTERM a stop with Preempted). A non-finite step is still named exactly; the checkpoint saved after it
+    never is, since the epoch's own checkpoint comes after the last fetch.
+    """
+    spe = state.steps_per_epoch
     batches = state.epoch_batches(epoch, done)
-    losses = []
+    first, losses, pending = epoch * spe + done, [], []
     with progress(cfg, spe, f'epoch {epoch + 1}/{cfg.num_epochs}') as bar:
         bar.update(done)
-        for _ in range(done, spe):
-            step = int(state.step.numpy())
-            loss, gnorm, weights_finite = (v.numpy() for v in state.train_step(batches))
-            loss, gnorm = float(loss), float(gnorm)
-            # Under fp16 an infinite gradient is the loss scaler's business (it skips the step); a weight or
-            # a float32 gradient that is not finite poisons every later checkpoint: stop before the next.
-            bad = [f'loss is {loss}'] if not math.isfinite(loss) else []
-            bad += [f'the gradient norm is {gnorm}'] if not math.isfinite(gnorm) and not loss_scaling else []
-            bad += ['a weight turned NaN or infinite'] if not weights_finite else []
-            if bad:
-                raise NonFiniteLoss(f'{", ".join(bad)} at step {step} (epoch {epoch + 1}); stopping. The last '
-                                    f'good checkpoint is {state.manager.latest_checkpoint or "none (none saved yet)"}')
-            losses.append(loss)
-            bar.update(1)
-            bar.set_postfix(loss=f'{loss:.4f}')
-            with writer.as_default(step=step):
-                tf.summary.scalar('train/loss', loss)
-                tf.summary.scalar('train/grad_norm', gnorm)
-                tf.summary.scalar('train/lr', float(state.schedule(step)))
-            reason = interrupt.check()
-            if reason and step + 1 < (epoch + 1) * spe:  # at an epoch's end the epoch checkpoint follows
-                path = state.interrupted_manager.save(checkpoint_number=step + 1)
-                if reason == 'SIGTERM':
-                    raise Preempted(f'stopped by SIGTERM at step {step + 1} (epoch {epoch + 1}); saved {path}: run '
-                                    'the same command to resume there')
+        for step in range(first, (epoch + 1) * spe):
+            pending.append(state.train_step(batches))  # device tensors: no host read yet
+            if len(pending) == FETCH_EVERY or step + 1 == (epoch + 1) * spe:
+                losses += _log_steps(state, step + 1 - len(pending), pending, epoch, bar)
+                pending = []
+                reason = interrupt.check()
+                if reason and step + 1 < (epoch + 1) * spe:  # at an epoch's end the epoch checkpoint follows
+                    path = state.interrupted_manager.save(checkpoint_number=step + 1)
+                    if reason == 'SIGTERM':
+                        raise Preempted(f'stopped by SIGTERM at step {step + 1} (epoch {epoch + 1}); saved {path}: '
+                                        'run the same command to resume there')
+    return losses
+
+
+def _log_steps(state, first, pending, epoch, bar):
+    """Read back the values of the steps first, first + 1, ...; check, log and count them. Returns the losses."""
+    loss_scaling = isinstance(state.optimizer, keras.optimizers.LossScaleOptimizer)
+    values = tf.nest.map_structure(lambda *v: np.asarray(tf.stack(v)), *pending)  # 3 arrays of (len(pending),)
+    losses = []
+    for step, loss, gnorm, weights_finite in zip(range(first, first + len(pending)), *values):
+        loss, gnorm = float(loss), float(gnorm)
+        # Under fp16 an infinite gradient is the loss scaler's business (it skips the step); a weight or
+        # a float32 gradient that is not finite poisons every later checkpoint: stop before the next.
+        bad = [f'loss is {loss}'] if not math.isfinite(loss) else []
+        bad += [f'the gradient norm is {gnorm}'] if not math.isfinite(gnorm) and not loss_scaling else []
+        bad += ['a weight turned NaN or infinite'] if not weights_finite else []
+        if bad:
+            raise NonFiniteLoss(f'{", ".join(bad)} at step {step} (epoch {epoch + 1}); stopping. The last '
+                                f'good checkpoint is {state.manager.latest_checkpoint or "none (none saved yet)"}')
+        losses.append(loss)
+        with state.writer.as_default(step=step):
+            tf.summary.scalar('train/loss', loss)
+            tf.summary.scalar('train/grad_norm', gnorm)
+            tf.summary.scalar('train/lr', float(state.schedule(step)))
+    bar.update(len(pending))
+    bar.set_postfix(loss=f'{losses[-1]:.4f}')
     return losses
 
 
 class interruption:
     """Context manager: SIGTERM requests a checkpoint and a stop; --save-every-minutes requests a checkpoint.
-    check() after each step says which ('SIGTERM', 'timer' or None). With several workers the decision is
+    check() after a group of steps says which ('SIGTERM', 'timer' or None). With several workers the decision is
     all-reduced, so every worker saves at the same step (each has its own clock and signals)."""
 
     def __init__(self, cfg, strategy):
