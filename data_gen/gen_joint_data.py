@@ -46,22 +46,35 @@ class InputError(Exception):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    return run_cli('gen_joint_data', generate, parse_args(argv), 'temporary files removed')
+
+
+def run_cli(prog, generate, args, when_interrupted):
+    """The raw-skeleton tools' error handling: one `{prog}: error: ...` line and exit 2; Ctrl-C exits 130."""
     try:
         return generate(args)
     except (InputError, OSError) as e:
-        print(f'gen_joint_data: error: {e}', file=sys.stderr)
+        print(f'{prog}: error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print('gen_joint_data: interrupted; temporary files removed', file=sys.stderr)
+        print(f'{prog}: interrupted; {when_interrupted}', file=sys.stderr)
         return 130
+
+
+def add_raw_arguments(parser, skipped_list):
+    """The flags of the tools that read raw .skeleton folders: input folders, workers, error mode, progress."""
+    parser.add_argument('--data-path', '--data_path', nargs='+', default=[DEFAULT_DATA_PATH],
+                        help='folder(s) of .skeleton files (NTU-120 ships in two; give both)')
+    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    parser.add_argument('--on-error', '--on_error', choices=('fail', 'skip'), default='fail',
+                        help=f'fail: stop at the first bad file; skip: leave it out and list it in {skipped_list}')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog='gen_joint_data', description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--data-path', '--data_path', nargs='+', default=[DEFAULT_DATA_PATH],
-                        help='folder(s) of .skeleton files (NTU-120 ships in two; give both)')
+    add_raw_arguments(parser, '{out}/{benchmark}/skipped.txt')
     parser.add_argument('--ignored-sample-path', '--ignored_sample_path', default=None,
                         help='list of samples to leave out (default: the official missing-skeleton list of '
                              'the dataset, shipped in data_gen/resources; "" for none)')
@@ -75,11 +88,6 @@ def parse_args(argv=None):
                         help='prenorm: 2s-AGCN body selection + pre-normalisation (the 2019 TF weights); '
                              'raw: first two bodies, raw coordinates (the official PyTorch weights)')
     parser.add_argument('--max-frame', '--max_frame', type=int, default=300)
-    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
-    parser.add_argument('--on-error', choices=('fail', 'skip'), default='fail',
-                        help='fail: stop at the first bad file; skip: leave it out and list it in '
-                             '{out}/{benchmark}/skipped.txt')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
     args.benchmark = args.benchmark or list(ntu.BENCHMARKS[args.dataset])
     for benchmark in args.benchmark:

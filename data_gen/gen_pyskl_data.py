@@ -21,7 +21,6 @@ NTU-120), never the raw text.
 """
 import argparse
 import contextlib
-import functools
 import os
 import sys
 import time
@@ -32,8 +31,8 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_gen import ntu, pyskl_preproc  # noqa: E402
-from data_gen.gen_joint_data import (DEFAULT_DATA_PATH, REPO, InputError, list_samples, worker_pool,  # noqa: E402
-                                     worker_results)
+from data_gen.gen_joint_data import (REPO, InputError, add_raw_arguments, list_samples, run_cli,  # noqa: E402
+                                     worker_pool, worker_results)
 from data_gen.skeleton import SkeletonError, read_skeleton  # noqa: E402
 from storage import files  # noqa: E402
 
@@ -42,32 +41,19 @@ CHUNK_SIZE = 8  # files per worker task: amortises inter-process overhead, keeps
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    try:
-        return generate(args)
-    except (InputError, OSError) as e:
-        print(f'gen_pyskl_data: error: {e}', file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print('gen_pyskl_data: interrupted; nothing written', file=sys.stderr)
-        return 130
+    return run_cli('gen_pyskl_data', generate, parse_args(argv), 'nothing written')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog='gen_pyskl_data', description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--data-path', '--data_path', nargs='+', default=[DEFAULT_DATA_PATH],
-                        help='folder(s) of .skeleton files (NTU-120 ships in two; give both)')
+    add_raw_arguments(parser, '{out}.skipped.txt')
     parser.add_argument('--dataset', choices=tuple(pyskl_preproc.SPLIT_NAMES), default='ntu60')
     parser.add_argument('--out', default=None,
                         help='the pickle to write (default: data/nturgbd/{dataset}_3danno.pkl in the repository)')
     parser.add_argument('--ignored-sample-path', '--ignored_sample_path', default=ntu.MISSING_LISTS['ntu120'],
                         help="samples to leave out (default: NTU-120's missing-skeleton list, as ntu_preproc.py "
                              'uses for both datasets; "" for none)')
-    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
-    parser.add_argument('--on-error', '--on_error', choices=('fail', 'skip'), default='fail',
-                        help='fail: stop at the first bad file; skip: leave it out and list it in {out}.skipped.txt')
-    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error(f'argument --workers: must be >= 1, got {args.workers}')

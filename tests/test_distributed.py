@@ -21,11 +21,8 @@ ENV.pop('TF_CONFIG', None)
 
 
 @pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('records')
-    write_tiny_records(root / 'train', 16, seed=0)
-    write_tiny_records(root / 'val', 7, seed=1, stem='val')
-    return root
+def data(tiny_records):
+    return tiny_records
 
 
 def command(args, script='main.py'):

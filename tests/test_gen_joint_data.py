@@ -2,8 +2,6 @@
 import json
 import pathlib
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ from data_gen import gen_joint_data, ntu, preprocess
 from data_gen.preprocess import sample_from_skeleton, skeleton_to_sample
 from data_gen.skeleton import read_skeleton
 from tests import reference_ntu
+from tests.cli_runs import run_main, run_script
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'ntu'
 SKELETONS = sorted((FIXTURES / 'skeletons').glob('*.skeleton'))
@@ -169,15 +168,11 @@ def _data_folder(tmp_path, extra=()):
 
 
 def _run(capsys, *args):
-    code = gen_joint_data.main([str(a) for a in args] + ['--no-progress', '--workers', '1'])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(gen_joint_data.main, capsys, *args)
 
 
 def _run_script(*args):
-    """The CLI as users run it, in its own process (its worker pool then forks a clean interpreter)."""
-    return subprocess.run([sys.executable, str(SCRIPT)] + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=120)
+    return run_script(SCRIPT, *args)
 
 
 def _load_part(folder, part):

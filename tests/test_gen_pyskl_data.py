@@ -2,8 +2,6 @@
 tools/data/ntu_preproc.py (tests/reference_pyskl_preproc.py), on every real fixture file and on layouts built
 from real bodies."""
 import pathlib
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from data_gen.skeleton import read_skeleton
 from storage import files
 from tests import reference_pyskl_preproc as reference
 from tests.test_gen_joint_data import _body_blocks, _edge_case_frames, _write_skeleton
+from tests.cli_runs import run_main, run_script
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'ntu'
 SKELETONS = sorted((FIXTURES / 'skeletons').glob('*.skeleton'))
@@ -158,15 +157,11 @@ def _data_folder(tmp_path, extra=()):
 
 
 def _run(capsys, *args):
-    code = gen_pyskl_data.main([str(a) for a in args] + ['--no-progress', '--workers', '1'])
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(gen_pyskl_data.main, capsys, *args)
 
 
 def _run_script(*args):
-    """The CLI as users run it, in its own process (its worker pool then forks a clean interpreter)."""
-    return subprocess.run([sys.executable, str(SCRIPT)] + [str(a) for a in args], capture_output=True, text=True,
-                          timeout=120)
+    return run_script(SCRIPT, *args)
 
 
 def _check_pickle(out, data_folder, dataset, left_out=()):

@@ -20,7 +20,7 @@ from data_gen import gen_bone_data, gen_joint_data, gen_kinetics_data, gen_tfrec
 from model import weights as weights_cli
 from model.stgcn import build_model
 from model.weights import save_weights
-from tests.tiny_data import TINY_MODEL, write_tiny_records
+from tests.tiny_data import TINY_MODEL
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKELETONS = os.path.join(ROOT, 'tests', 'fixtures', 'ntu', 'skeletons')
@@ -47,11 +47,8 @@ class Payload:
 
 
 @pytest.fixture(scope='module')
-def records(tmp_path_factory):
-    root = tmp_path_factory.mktemp('records')
-    write_tiny_records(root / 'train', 16, seed=0)
-    write_tiny_records(root / 'val', 7, seed=1, stem='val')
-    return root
+def records(tiny_records):
+    return tiny_records
 
 
 def train(tmp_path, *args):

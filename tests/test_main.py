@@ -16,11 +16,8 @@ from tests.tiny_data import TINY_MODEL as TINY, write_tiny_records
 
 
 @pytest.fixture(scope='module')
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp('records')
-    write_tiny_records(root / 'train', 16, seed=0)
-    write_tiny_records(root / 'val', 7, seed=1, stem='val')  # 7: the last evaluation batch is partial
-    return root
+def data(tiny_records):
+    return tiny_records
 
 
 @pytest.fixture(autouse=True)
