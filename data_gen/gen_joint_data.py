@@ -71,6 +71,15 @@ def add_raw_arguments(parser, skipped_list):
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
+def listed_samples(args):
+    """list_samples of the raw-skeleton tools' flags: [(name, path)], the listing counts and the bad names, or
+    an InputError for a bad name in fail mode."""
+    samples, listing, bad_names = list_samples(args.data_path, args.dataset, args.ignored_sample_path)
+    if bad_names and args.on_error == 'fail':
+        raise InputError(f'{bad_names[0]} (--on-error skip would leave such files out)')
+    return samples, listing, bad_names
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog='gen_joint_data', description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -109,9 +118,7 @@ def parse_args(argv=None):
 def generate(args):
     """Run the whole conversion; returns the exit code."""
     start = time.perf_counter()
-    samples, listing, bad_names = list_samples(args.data_path, args.dataset, args.ignored_sample_path)
-    if bad_names and args.on_error == 'fail':
-        raise InputError(f'{bad_names[0]} (--on-error skip would leave such files out)')
+    samples, listing, bad_names = listed_samples(args)
     splits = assign_parts([name for name, _ in samples], args)
     # Each file's sample goes to row r of every output whose split lists it r-th.
     placements = {}

@@ -31,7 +31,7 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from data_gen import ntu, pyskl_preproc  # noqa: E402
-from data_gen.gen_joint_data import (REPO, InputError, add_raw_arguments, list_samples, run_cli,  # noqa: E402
+from data_gen.gen_joint_data import (REPO, InputError, add_raw_arguments, listed_samples, run_cli,  # noqa: E402
                                      worker_pool, worker_results)
 from data_gen.skeleton import SkeletonError, read_skeleton  # noqa: E402
 from storage import files  # noqa: E402
@@ -64,9 +64,7 @@ def parse_args(argv=None):
 def generate(args):
     """Run the whole conversion; returns the exit code."""
     start = time.perf_counter()
-    samples, listing, bad_names = list_samples(args.data_path, args.dataset, args.ignored_sample_path)
-    if bad_names and args.on_error == 'fail':
-        raise InputError(f'{bad_names[0]} (--on-error skip would leave such files out)')
+    samples, listing, bad_names = listed_samples(args)
     if not samples:
         raise InputError(f'no {args.dataset} sample to annotate in {" ".join(args.data_path)} (--data-path)')
     if os.path.isdir(args.out):

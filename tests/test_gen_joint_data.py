@@ -10,7 +10,7 @@ from data_gen import gen_joint_data, ntu, preprocess
 from data_gen.preprocess import sample_from_skeleton, skeleton_to_sample
 from data_gen.skeleton import read_skeleton
 from tests import reference_ntu
-from tests.cli_runs import run_main, run_script
+from tests.cli_runs import run_main, run_script, skeleton_folder
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'ntu'
 SKELETONS = sorted((FIXTURES / 'skeletons').glob('*.skeleton'))
@@ -154,17 +154,7 @@ def test_unknown_mode_or_too_few_bodies_is_an_error():
 # ------------------------------------------------------------------------------------- gen_joint_data
 
 def _data_folder(tmp_path, extra=()):
-    """The real fixtures (symlinked) plus (name, source) extras, in tmp_path/skeletons."""
-    folder = tmp_path / 'skeletons'
-    folder.mkdir()
-    for path in SKELETONS:
-        (folder / path.name).symlink_to(path)
-    for name, source in extra:
-        target = folder / name
-        if target.exists():
-            target.unlink()
-        target.symlink_to(source)
-    return folder
+    return skeleton_folder(tmp_path, SKELETONS, extra)
 
 
 def _run(capsys, *args):

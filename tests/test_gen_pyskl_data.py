@@ -11,7 +11,7 @@ from data_gen.skeleton import read_skeleton
 from storage import files
 from tests import reference_pyskl_preproc as reference
 from tests.test_gen_joint_data import _body_blocks, _edge_case_frames, _write_skeleton
-from tests.cli_runs import run_main, run_script
+from tests.cli_runs import run_main, run_script, skeleton_folder
 
 FIXTURES = pathlib.Path(__file__).parent / 'fixtures' / 'ntu'
 SKELETONS = sorted((FIXTURES / 'skeletons').glob('*.skeleton'))
@@ -147,13 +147,7 @@ def test_constants_are_ntu_preproc_s():
 # ------------------------------------------------------------------------------------------ the CLI
 
 def _data_folder(tmp_path, extra=()):
-    folder = tmp_path / 'skeletons'
-    folder.mkdir()
-    for path in SKELETONS:
-        (folder / path.name).symlink_to(path)
-    for name, source in extra:
-        (folder / name).symlink_to(source)
-    return folder
+    return skeleton_folder(tmp_path, SKELETONS, extra)
 
 
 def _run(capsys, *args):
