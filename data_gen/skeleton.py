@@ -172,9 +172,10 @@ def read_skeleton(path, max_body=4):
     num_frames = tok.integer(0, 'the frame count')
     if num_frames == 0:
         raise SkeletonError(path, 1, 'expected at least 1 frame, found 0')
-    if num_frames > tok.num_lines - 1:  # every frame takes a line at least: a bound before allocating
-        raise SkeletonError(path, 1, f'expected a frame count the file can hold (at most {tok.num_lines - 1} for '
-                                     f'its {tok.num_lines} lines), found {num_frames}')
+    if num_frames > tok.num_lines:
+        # Every frame takes a line at least, so the file is cut short (or the count absurd, 10^12): walk only as
+        # many frames as it has lines, never allocating num_frames; the walk names the line where it ends.
+        _walk_layout(tok, tok.num_lines)
     # The vectorised check accepts exactly the well-formed files; any other goes through the line-by-line
     # walk, which raises at the first line that is wrong.
     body_counts, frame, slot, body_line = _check_layout(tok, num_frames) or _walk_layout(tok, num_frames)

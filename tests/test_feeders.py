@@ -136,13 +136,17 @@ def test_records_without_name_or_meta_json_as_the_2019_port_wrote(tmp_path):
     meta = read_dataset_meta(tmp_path)
     assert meta['num_samples'] == 5 and meta['sample_shape'] == list(SHAPE) and meta['num_shards'] == 2
     batches = list(make_tfrecord_dataset(tmp_path, 4, training=False))
-    assert [len(b[2]) for b in batches] == [4, 1] and {n for b in batches for n in b[2].numpy()} == {b''}
+    assert [len(b[2]) for b in batches] == [4, 1]
+    # Unnamed records get stable names from their shard and position, so score files can key them.
+    assert sorted(n for b in batches for n in b[2].numpy()) == [
+        b'train-0.tfrecord:0', b'train-0.tfrecord:1', b'train-0.tfrecord:2', b'train-1.tfrecord:0',
+        b'train-1.tfrecord:1']
 
 
 @pytest.mark.parametrize('payload', [_tensor((3, 7, 25, 2)), b'not a tensor', _tensor(SHAPE)[:-4]])
 def test_a_wrong_or_corrupt_record_names_the_file_and_the_shape(tmp_path, payload):
-    _write_records(tmp_path / 'good-0.tfrecord', [_tensor(SHAPE)] * 2)
-    _write_records(tmp_path / 'bad-1.tfrecord', [_tensor(SHAPE), payload])
+    _write_records(tmp_path / 'good-0.tfrecord', [_tensor(SHAPE)] * 2, with_name=False)  # the 2019 port's: no
+    _write_records(tmp_path / 'bad-1.tfrecord', [_tensor(SHAPE), payload], with_name=False)  # meta.json needed
     with pytest.raises(tf.errors.InvalidArgumentError) as error:
         list(make_tfrecord_dataset(tmp_path, 2, training=False))
     assert 'bad-1.tfrecord' in error.value.message and '[3, 8, 25, 2]' in error.value.message

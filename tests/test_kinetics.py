@@ -164,7 +164,7 @@ def test_nan(tree, tmp_path, capsys):
         poison.frame = frame['frame_index']
 
     _edit(tree / 'kinetics_train' / 'cU1fyH2QssA.json', poison)
-    _fails(capsys, tree, tmp_path, 'cU1fyH2QssA.json', f'frame_index {poison.frame}: person 1', 'holds NaN or infinity')
+    _fails(capsys, tree, tmp_path, 'cU1fyH2QssA.json', f'frame_index {poison.frame}: person 1', 'holds NaN, infinity or a value beyond float32')
 
 
 def test_frame_index_beyond_max_frame(tree, tmp_path, capsys):

@@ -81,11 +81,16 @@ def test_shuffle_is_a_seeded_boolean(tmp_path):
     assert shuffled != names and shuffled != _order(tmp_path / 's1', 3)
 
 
-def test_shuffle_false_is_rejected_not_read_as_true(tmp_path, capsys):
-    _write_pair(tmp_path)
-    with pytest.raises(SystemExit) as exit_info:  # the seed parsed '--shuffle False' as a truthy string
-        _run(tmp_path, tmp_path / 'out', '--shuffle', 'False')
-    assert exit_info.value.code == 2 and 'False' in capsys.readouterr().err
+def test_the_2019_ports_shuffle_values(tmp_path, capsys):
+    _, names, _ = _write_pair(tmp_path)
+    _run(tmp_path, tmp_path / 'false', '--num-shards', '3', '--shuffle', 'False')  # not read as a truthy string
+    assert _order(tmp_path / 'false', 3) == names
+    _run(tmp_path, tmp_path / 'true', '--num-shards', '3', '--shuffle', 'true', '--seed', '0')
+    _run(tmp_path, tmp_path / 'flag', '--num-shards', '3', '--shuffle', '--seed', '0')
+    assert _order(tmp_path / 'true', 3) == _order(tmp_path / 'flag', 3) != names
+    with pytest.raises(SystemExit) as exit_info:
+        _run(tmp_path, tmp_path / 'out', '--shuffle', 'maybe')
+    assert exit_info.value.code == 2 and "expected true or false, got 'maybe'" in capsys.readouterr().err
 
 
 def test_stem_meta_override_and_stale_shards(tmp_path):
@@ -123,7 +128,7 @@ def _expect_error(capsys, code, *fragments):
 def test_errors_exit_2_with_one_line(tmp_path, capsys):
     _write_pair(tmp_path)
     with open(tmp_path / 'train_label.pkl', 'wb') as f:
-        pickle.dump((['S001C001P001R001A001'] * 4, [0] * 4), f)
+        pickle.dump(([f'S001C001P001R001A00{i}' for i in range(4)], [0] * 4), f)
     _expect_error(capsys, _run(tmp_path, tmp_path / 'out'), 'train_label.pkl', '4 labels', '10 samples')
     np.save(tmp_path / 'train_data_joint.npy', np.zeros((4, 3, 8, 25), np.float32))
     _expect_error(capsys, _run(tmp_path, tmp_path / 'out'), 'train_data_joint.npy',
