@@ -16,8 +16,8 @@ decisions once, and then touching only the sampled frames, is what makes the pip
 
 Memory: the stored frames take F x M x V x C x itemsize bytes, F the split's kept frames, M the persons
 stored (3D: 2 when any sample has two; 2D: at most num_person), float16 in PYSKL's pickles (150 bytes a
-person-frame for NTU 3D; about 1 GB for NTU-60 xsub_train, whose samples average about 85 kept frames),
-plus 52 bytes a sample. Loading also holds the unpickled file until the split is packed.
+person-frame for NTU 3D, so 40,091 xsub_train samples x 2 persons x T frames: about 1 GB if T averages
+85, an estimate not measured on the real set), plus 52 bytes a sample. Loading also holds the unpickled file until the split is packed.
 """
 import numpy as np
 import tensorflow as tf
