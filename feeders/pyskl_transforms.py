@@ -5,7 +5,9 @@ PreNormalize3D (or PreNormalize2D) -> GenSkeFeat -> UniformSample (feeders/pyskl
 -> FormatGCNInput. Keypoints are PYSKL's (M, T, V, C), persons first; format_gcn_input turns them into this
 project's (C, T, V, M). For training speed, pre_normalize_3d_clips does PreNormalize3D + PoseDecode on a
 zero-padded batch (B, M, T, V, 3) in one set of ops, normalising only the sampled frames; pose_decode and
-format_gcn_input also take a leading batch dimension.
+format_gcn_input also take a leading batch dimension. pre_normalize_3d_plan and pre_normalize_3d_frames
+split PreNormalize3D into what it decides from the whole sequence and its per-frame arithmetic, so a feeder
+can decide once per sample (feeders/pyskl_feeder.py).
 
 Precision: PYSKL computes in the dtype of the pickle's arrays, float16 for NTU, and numpy rounds every
 float16 operation to float16. Where PYSKL computes in the input's dtype these ops compute in float32 and
@@ -168,17 +170,40 @@ def _check_3d(keypoint, rank, name):
         raise ValueError(f'{name}: keypoint must be {shape} with V known, got {keypoint.shape}')
 
 
-def _prepare_3d(keypoint, num_frames, name):
-    """What PreNormalize3D decides from the whole sequence: persons, kept frames, centre and rotation."""
+def pre_normalize_3d_plan(keypoint, num_frames, name='pre_normalize_3d_plan'):
+    """What PreNormalize3D decides from each whole sequence, to apply later to any of its frames.
+
+    PreNormalize3D is deterministic: a feeder can take the plan once per sample and keep only the kept
+    frames, in the new person order; pre_normalize_3d_frames then normalises any of them.
+    Shape: keypoint (B, M, T, V, 3) float16 or float32, zero after each sample's num_frames (B,) int32
+        -> persons (B, M) int32, the new person order; frames (B, T) int32, the kept frames first in order;
+           count (B,) int32, how many are kept; center (B, 3) float32; rotation (B, 3, 3) float32.
+    """
     keypoint = tf.convert_to_tensor(keypoint)
     _check_3d(keypoint, 5, name)
-    round_in = _rounder(keypoint.dtype)
     persons, order, count = _kept_frames(keypoint, tf.convert_to_tensor(num_frames, tf.int32))
     first = tf.cast(_gather(keypoint, persons, order[:, :1])[:, 0, 0], tf.float32)  # (B, V, 3)
-    center, rotation = _normalizer(first, round_in)
+    center, rotation = _normalizer(first, _rounder(keypoint.dtype))
+    return persons, order, count, center, rotation
+
+
+def pre_normalize_3d_frames(frames, center, rotation):
+    """PreNormalize3D's centring and rotation of frames, with a sample's plan (pre_normalize_3d_plan).
+
+    Centring is computed in the frames' dtype, which must be the keypoints' dtype the plan was taken from.
+    Shape: frames (B, M, K, V, 3) float16 or float32, center (B, 3), rotation (B, 3, 3)
+        -> (B, M, K, V, 3) float32.
+    """
+    frames = tf.convert_to_tensor(frames)
+    return _normalize(tf.cast(frames, tf.float32), center, rotation, _rounder(frames.dtype))
+
+
+def _prepare_3d(keypoint, num_frames, name):
+    """The plan of pre_normalize_3d_plan, and a function normalising frames gathered from `keypoint`."""
+    keypoint = tf.convert_to_tensor(keypoint)
+    persons, order, count, center, rotation = pre_normalize_3d_plan(keypoint, num_frames, name)
     # Frames are gathered in the input's dtype (less to move), then normalised in float32.
-    return keypoint, persons, order, count, lambda frames: _normalize(tf.cast(frames, tf.float32), center,
-                                                                      rotation, round_in)
+    return keypoint, persons, order, count, lambda frames: pre_normalize_3d_frames(frames, center, rotation)
 
 
 def pre_normalize_3d_batch(keypoint, num_frames):

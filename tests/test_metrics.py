@@ -94,3 +94,40 @@ def test_save_scores(tmp_path):
     with pytest.raises(ValueError):
         metrics.save_scores(names[:5], LOGITS, tmp_path / 'short.pkl')
     assert sorted(p.name for p in tmp_path.iterdir()) == ['scores.pkl']
+
+
+# ---- PYSKL's multi-clip test: average_clips='prob' ----
+
+def _pyskl_average_clip(cls_score, average_clips):
+    """kennymckormick/pyskl:pyskl/models/recognizers/base.py:average_clip on (batch, num_clips, num_class)."""
+    if average_clips == 'prob':
+        exp = np.exp(cls_score - cls_score.max(axis=2, keepdims=True))
+        return (exp / exp.sum(axis=2, keepdims=True)).mean(axis=1)
+    return cls_score.mean(axis=1)  # 'score'
+
+
+def test_average_clip_probabilities_equals_pyskl():
+    logits = np.random.default_rng(0).standard_normal((3 * 10, 7)) * 5  # 3 samples x 10 clips
+    ours = metrics.average_clip_probabilities(logits, 10)
+    assert ours.shape == (3, 7)
+    np.testing.assert_allclose(ours, _pyskl_average_clip(logits.reshape(3, 10, 7), 'prob'), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.sum(axis=1), 1, atol=1e-12)
+    np.testing.assert_allclose(metrics.average_clip_probabilities(logits, 1),  # one clip: the softmax
+                               _pyskl_average_clip(logits[:, None], 'prob'), atol=1e-12)
+    big = metrics.average_clip_probabilities(np.array([[1000.0, 0.0], [0.0, 1000.0]]), 2)
+    np.testing.assert_allclose(big, [[0.5, 0.5]])  # no overflow
+
+
+def test_probabilities_and_averaged_logits_disagree():
+    """One confident clip for class 0 outweighs four mild ones for class 1 in the logits, not in probabilities
+    (mean probability of class 0: (1 + 4 x 0.269) / 5 = 0.415)."""
+    logits = np.array([[10.0, 0.0]] + [[0.0, 1.0]] * 4)  # one sample, 5 clips, 2 classes
+    prob = metrics.average_clip_probabilities(logits, 5)
+    score = _pyskl_average_clip(logits[None], 'score')
+    assert np.argmax(score[0]) == 0 and np.argmax(prob[0]) == 1
+    assert metrics.topk_accuracy(prob, [1], 1) == 1.0 and metrics.topk_accuracy(score, [1], 1) == 0.0
+
+
+def test_average_clip_probabilities_rejects_a_partial_sample():
+    with pytest.raises(ValueError, match=r'need logits \(N \* num_clips, num_class\) with num_clips = 10'):
+        metrics.average_clip_probabilities(np.zeros((25, 4)), 10)

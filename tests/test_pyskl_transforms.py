@@ -386,3 +386,19 @@ def test_format_gcn_input_batched_equals_per_sample():
     assert batched.shape == (3, 2, 3, 4, 25, 2)
     for b in range(3):
         np.testing.assert_array_equal(batched[b], _pyskl_format_gcn_input(keypoint[b], 2, 2))
+
+
+def test_plan_then_frames_equals_pre_normalize_3d_clips():
+    """The split a feeder uses (decide once per sample, normalise any frames later) computes the same."""
+    from feeders import pyskl_sampling
+    batch, num_frames = _padded_batch(BATCH_NAMES)
+    persons, order, count, center, rotation = T.pre_normalize_3d_plan(batch, num_frames)
+    inds = pyskl_sampling.train_clip_indices(count, [3, 4], 16)  # (B, 16) into the kept frames
+    frames = tf.gather(tf.gather(batch, persons, axis=1, batch_dims=1), tf.gather(order, inds, batch_dims=1),
+                       axis=2, batch_dims=1)  # (B, M, 16, V, 3) float16
+    ours = T.pre_normalize_3d_frames(frames, center, rotation).numpy()
+    expected = T.pre_normalize_3d_clips(batch, num_frames, lambda c: pyskl_sampling.train_clip_indices(c, [3, 4], 16))
+    np.testing.assert_array_equal(ours, expected.numpy())
+    for b, name in enumerate(BATCH_NAMES):
+        pyskl = _pyskl_pre_normalize_3d(SAMPLES[name])
+        np.testing.assert_allclose(ours[b, :pyskl.shape[0]], pyskl[:, inds[b].numpy()], rtol=0, atol=ATOL)

@@ -1,6 +1,7 @@
 """Evaluation metrics from logits and labels (numpy), their CSV files, and the score pickle that 2s-AGCN-style
 ensembling reads (the figures: training/plots.py).
 
+Test clips (PYSKL's recipe) are folded into one score per sample by average_clip_probabilities.
 Top-k follows the official st-gcn `show_topk`: a sample counts when its label is among the k highest scores.
 """
 import csv
@@ -19,6 +20,23 @@ def _check(logits, labels):
     if (labels.min() < 0 or labels.max() >= logits.shape[1]):
         raise ValueError(f'labels must be in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]')
     return logits, labels.astype(np.int64)
+
+
+def average_clip_probabilities(logits, num_clips):
+    """PYSKL's test-time average over clips, average_clips='prob': softmax per clip, then the mean over clips
+    (kennymckormick/pyskl:pyskl/models/recognizers/recognizergcn.py:forward_test, base.py:average_clip).
+
+    Averaging the logits instead ('score') ranks classes differently, so the clip probabilities are what
+    PYSKL's test scores are. Rows are sample-major, as feeders/pyskl_feeder.py's test clips reshaped to
+    (N * num_clips, C, T, V, M) give them.
+    Shape: logits (N * num_clips, num_class) -> (N, num_class) float64, each row summing to 1.
+    """
+    logits = np.asarray(logits, np.float64)
+    if logits.ndim != 2 or num_clips < 1 or logits.shape[0] % num_clips:
+        raise ValueError(f'need logits (N * num_clips, num_class) with num_clips = {num_clips}, got {logits.shape}')
+    clips = logits.reshape(-1, num_clips, logits.shape[1])  # (N, num_clips, num_class)
+    exp = np.exp(clips - clips.max(axis=2, keepdims=True))  # shifted: the same softmax without overflow
+    return (exp / exp.sum(axis=2, keepdims=True)).mean(axis=1)
 
 
 def topk_accuracy(logits, labels, k):

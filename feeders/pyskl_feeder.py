@@ -1,0 +1,244 @@
+"""tf.data input pipeline over a PYSKL annotation pickle: PYSKL's recipe (docs/reference.md section 8),
+PreNormalize3D (or PreNormalize2D) -> GenSkeFeat -> UniformSample -> PoseDecode -> FormatGCNInput.
+
+Loading, once per dataset: the split's annotations (feeders/pyskl_annotations.py) are packed into one
+frames-first array in the pickle's dtype. PreNormalize3D and PreNormalize2D draw nothing at random, so what
+they decide is decided here, once, with the TF ops of feeders/pyskl_transforms.py:
+  3D: pre_normalize_3d_plan (person order, kept frames, centre, rotation); only the kept frames are stored,
+      persons in the new order, with each sample's centre and rotation.
+  2D: PreNormalize2D (pointwise, one call per image shape), then the score as the third channel, as
+      GenSkeFeat concatenates it.
+Per batch, in parallel tf.data maps: clip indices (training: train_clip_indices with a stateless seed per
+batch; test: PYSKL's seed-255 clips, test_clip_indices of each sample's kept-frame count) -> the clip frames
+gathered by one tf.numpy_function (the array stays in numpy: a graph constant cannot exceed 2 GB) -> 3D:
+pre_normalize_3d_frames on those frames only -> gen_ske_feat -> format_gcn_input. Doing the per-sample
+decisions once, and then touching only the sampled frames, is what makes the pipeline fast.
+
+Memory: the stored frames take F x M x V x C x itemsize bytes, F the split's kept frames, M the persons
+stored (3D: 2 when any sample has two; 2D: at most num_person), float16 in PYSKL's pickles (150 bytes a
+person-frame for NTU 3D, so 40,091 xsub_train samples x 2 persons x T frames: about 1 GB if T averages
+85, an estimate not measured on the real set), plus 52 bytes a sample. Loading also holds the unpickled file until the split is packed.
+"""
+import numpy as np
+import tensorflow as tf
+
+from feeders import pyskl_annotations, pyskl_sampling, pyskl_transforms
+
+# (kind, V) -> the layout GenSkeFeat uses: PYSKL's 'nturgb+d', 'coco' (HRNet 2D), 'openpose'.
+LAYOUTS = {('3d', 25): 'ntu-rgb+d-pyskl', ('2d', 17): 'coco', ('2d', 18): 'openpose'}
+DATA_MODES = {'3d': 'pyskl3d', '2d': 'pyskl2d'}
+_MOTION = ('jm', 'bm')
+_PLAN_CHUNK = 256  # samples per pre_normalize_3d_plan call at load: bounds the zero-padded copy
+
+
+def read_pyskl_meta(ann_file, split, clip_len=100, feats=('j',), num_person=2):
+    """The meta of one split of a PYSKL pickle, in feeders.tfrecord_feeder.read_dataset_meta's keys.
+
+    Returns {'num_samples', 'sample_shape' [C, clip_len, V, num_person] (C = 3 per feat: x, y, z or x, y,
+    score), 'num_class' (over the whole file, so a test split missing a class still matches the model),
+    'data_mode': 'pyskl3d'|'pyskl2d', 'max_frame': clip_len, 'layout'}. Reads and checks the whole file.
+    """
+    info = pyskl_annotations.describe(ann_file)
+    if split not in info['splits']:
+        raise pyskl_annotations.AnnotationError(f'{ann_file}: no split {split!r} (the file has: '
+                                                f'{", ".join(info["splits"]) or "none"})')
+    _check_feats(feats)
+    return {'num_samples': info['splits'][split],
+            'sample_shape': [3 * len(feats), clip_len, info['num_node'], num_person],
+            'num_class': info['num_class'], 'data_mode': DATA_MODES[info['kind']], 'max_frame': clip_len,
+            'layout': _layout(ann_file, info['kind'], info['num_node'])}
+
+
+def make_pyskl_dataset(ann_file, split, global_batch, training, input_context=None, seed=None, clip_len=100,
+                       num_clips=1, feats=('j',), layout='ntu-rgb+d-pyskl', num_person=2):
+    """Batches of PYSKL's recipe from `split` of the pickle `ann_file`.
+
+    Args:
+        global_batch: the global batch size; under tf.distribute (input_context given) each input pipeline
+            batches input_context.get_per_replica_batch_size(global_batch) of every num_input_pipelines-th
+            sample.
+        training: a random clip per sample (num_clips must be 1), samples reshuffled each epoch, the last
+            partial batch dropped, yields (x, label). Otherwise split order, PYSKL's num_clips test clips
+            (seed 255), the remainder kept, yields (x, label, name).
+        seed: makes the order and the training clips reproducible; None draws fresh ones.
+        feats: GenSkeFeat's streams, some of 'j', 'b', 'jm', 'bm', concatenated on channels in this order.
+        layout: the skeleton layout, checked against the file: 'ntu-rgb+d-pyskl' (3D), 'coco' or
+            'openpose' (2D).
+    Shape:
+        training: x float32 (B, C, clip_len, V, num_person), label int64 (B,);
+        test: x float32 (B, num_clips, C, clip_len, V, num_person) (always with the clip axis: the model
+            takes (B * num_clips, C, T, V, M), sample-major, and training.metrics.average_clip_probabilities
+            folds its logits back to (B, num_class)), label int64 (B,), name string (B,).
+        C = 3 * len(feats).
+    """
+    _check_feats(feats)
+    if training and num_clips != 1:
+        raise ValueError(f'training takes one random clip per sample; got num_clips={num_clips}')
+    store = _Store(ann_file, split, num_person)
+    if layout != store.layout:
+        raise ValueError(f'{ann_file}: {store.kind} keypoints with V = {store.num_node} joints are layout '
+                         f'{store.layout!r}, not {layout!r}')
+    indices = tf.data.Dataset.range(store.num_samples)
+    if input_context is not None:
+        indices = indices.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    replica_batch = input_context.get_per_replica_batch_size(global_batch) if input_context else global_batch
+    deterministic = not training or seed is not None
+    clips = _Clips(store, clip_len, num_clips, tuple(feats), num_person, training)
+    labels, names = tf.constant(store.labels), tf.constant(store.names)
+    if training:
+        batches = indices.shuffle(store.num_samples, seed=seed, reshuffle_each_iteration=True).batch(
+            replica_batch, drop_remainder=True)
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)  # (2,) int64
+        batches = tf.data.Dataset.zip((batches, seeds)).map(
+            lambda index, op_seed: (clips.train(index, op_seed), tf.gather(labels, index)),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    else:
+        batches = indices.batch(replica_batch).map(
+            lambda index: (clips.test(index), tf.gather(labels, index), tf.gather(names, index)),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _check_feats(feats):
+    if not feats or any(f not in pyskl_transforms.FEATS for f in feats) or len(set(feats)) != len(feats):
+        raise ValueError(f"feats must be distinct names among {', '.join(pyskl_transforms.FEATS)}; got {list(feats)}")
+
+
+def _layout(path, kind, num_node):
+    if (kind, num_node) not in LAYOUTS:
+        known = ', '.join(f'{k} V={v}' for k, v in LAYOUTS)
+        raise pyskl_annotations.AnnotationError(f'{path}: no skeleton layout for {kind} keypoints with '
+                                                f'V = {num_node} joints (known: {known})')
+    return LAYOUTS[(kind, num_node)]
+
+
+class _Store:
+    """One split packed in memory, what PreNormalize3D/2D decide already applied (numpy arrays).
+
+    frames (F, M, V, C): sample i's frames are frames[starts[i]:starts[i] + lengths[i]] (3D: the kept
+    frames in the new person order; 2D: every frame, pre-normalised, C = 3 with the score); labels (N,)
+    int64; names (N,) bytes; 3D: center (N, 3) and rotation (N, 3, 3) float32.
+    """
+
+    def __init__(self, path, split, num_person):
+        annotations = pyskl_annotations.load_annotations(path, split)
+        if not annotations:
+            raise pyskl_annotations.AnnotationError(f'{path}: split {split!r} is empty')
+        self.kind = pyskl_annotations.KINDS[annotations[0]['keypoint'].shape[-1]]
+        self.num_node = annotations[0]['keypoint'].shape[2]
+        self.layout = _layout(path, self.kind, self.num_node)
+        self.num_samples = len(annotations)
+        self.labels = np.array([a['label'] for a in annotations], np.int64)
+        self.names = np.array([a['frame_dir'].encode() for a in annotations], object)
+        if self.kind == '3d':
+            self._pack_3d(path, annotations)
+        else:
+            self._pack_2d(annotations, num_person)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
+
+    def _pack_3d(self, path, annotations):
+        persons = max(a['keypoint'].shape[0] for a in annotations)
+        if persons > 2:
+            where = next(a['frame_dir'] for a in annotations if a['keypoint'].shape[0] == persons)
+            raise pyskl_annotations.AnnotationError(f'{path}: frame_dir {where!r}: {persons} persons; '
+                                                    'PreNormalize3D takes 1 or 2')
+        dtype = np.result_type(*{a['keypoint'].dtype for a in annotations})
+        plan = tf.function(pyskl_transforms.pre_normalize_3d_plan, input_signature=[
+            tf.TensorSpec((None, persons, None, self.num_node, 3), dtype), tf.TensorSpec((None,), tf.int32)])
+        frames, lengths, centers, rotations = [], [], [], []
+        for first in range(0, len(annotations), _PLAN_CHUNK):
+            chunk = [a['keypoint'] for a in annotations[first:first + _PLAN_CHUNK]]
+            padded = np.zeros((len(chunk), persons, max(k.shape[1] for k in chunk), self.num_node, 3), dtype)
+            for b, keypoint in enumerate(chunk):  # (M, T, V, 3), zeros after T and for a missing second person
+                padded[b, :keypoint.shape[0], :keypoint.shape[1]] = keypoint
+            order, kept, count, center, rotation = (t.numpy() for t in plan(padded, [k.shape[1] for k in chunk]))
+            for b in range(len(chunk)):
+                # (M, count, V, 3) -> (count, M, V, 3): frames first, so a sample is a slice of rows
+                frames.append(padded[b][order[b]][:, kept[b, :count[b]]].transpose(1, 0, 2, 3))
+            lengths.append(count)
+            centers.append(center)
+            rotations.append(rotation)
+        self.frames = np.concatenate(frames)
+        self.lengths = np.concatenate(lengths).astype(np.int32)
+        self.center, self.rotation = np.concatenate(centers), np.concatenate(rotations)
+
+    def _pack_2d(self, annotations, num_person):
+        persons = min(num_person, max(a['keypoint'].shape[0] for a in annotations))
+        point_dtype = np.result_type(*{a['keypoint'].dtype for a in annotations})
+        dtype = np.result_type(point_dtype, *{a['keypoint_score'].dtype for a in annotations})
+        self.lengths = np.array([a['total_frames'] for a in annotations], np.int32)
+        ends = np.cumsum(self.lengths)
+        points = np.zeros((ends[-1], persons, self.num_node, 2), point_dtype)  # (F, M, V, 2)
+        self.frames = np.zeros((ends[-1], persons, self.num_node, 3), dtype)  # (F, M, V, 3)
+        present = np.zeros((ends[-1], persons, 1, 1), bool)
+        shape_rows = {}
+        for a, end, length in zip(annotations, ends, self.lengths):
+            # FormatGCNInput keeps the first num_person persons; the others never reach the model
+            m, rows = min(persons, a['keypoint'].shape[0]), slice(end - length, end)
+            points[rows, :m] = a['keypoint'][:m].transpose(1, 0, 2, 3)
+            self.frames[rows, :m, :, 2] = a['keypoint_score'][:m].transpose(1, 0, 2)
+            present[rows, :m] = True
+            shape_rows.setdefault(tuple(int(d) for d in a['img_shape']), []).append(np.arange(end - length, end))
+        for img_shape, rows in shape_rows.items():
+            rows = np.concatenate(rows)
+            normalised = pyskl_transforms.pre_normalize_2d(points[rows], img_shape).numpy()
+            # FormatGCNInput's padding persons are zeros after PreNormalize2D, not normalised zeros
+            self.frames[rows, ..., :2] = np.where(present[rows], normalised, 0)
+        self.center = self.rotation = None
+
+
+class _Clips:
+    """The per-batch TF ops: sample indices (B,) -> clips (see make_pyskl_dataset's shapes)."""
+
+    def __init__(self, store, clip_len, num_clips, feats, num_person, training):
+        self.store, self.clip_len, self.num_clips, self.feats, self.num_person = (store, clip_len, num_clips,
+                                                                                  feats, num_person)
+        self.lengths, self.starts = tf.constant(store.lengths), tf.constant(store.starts)
+        if store.center is not None:
+            self.center, self.rotation = tf.constant(store.center), tf.constant(store.rotation)
+        if not training:  # PYSKL's clips for every kept length, numpy's seed-255 draws: (T_max, nc, L)
+            self.test_table = tf.constant(pyskl_sampling.test_clip_table(int(store.lengths.max()), clip_len,
+                                                                         num_clips))
+
+    def train(self, index, seed):
+        inds = pyskl_sampling.train_clip_indices(tf.gather(self.lengths, index), seed, self.clip_len)  # (B, K)
+        return pyskl_transforms.format_gcn_input(self._frames(index, inds), self.num_person)
+
+    def test(self, index):
+        rows = tf.gather(self.test_table, tf.gather(self.lengths, index) - 1)  # (B, nc, L)
+        inds = tf.reshape(rows, [-1, self.num_clips * self.clip_len])  # (B, nc * L), clip-major as PYSKL
+        x = pyskl_transforms.format_gcn_input(self._frames(index, inds), self.num_person, self.num_clips)
+        return x[:, None] if self.num_clips == 1 else x  # (B, nc, C, L, V, num_person)
+
+    def _frames(self, index, inds):
+        """GenSkeFeat'ed, normalised frames `inds` (B, K) of samples `index` (B,) -> (B, M, K, V, C') float32.
+
+        A motion stream of frame t is frame t + 1 minus frame t over the whole (kept) sequence, zero at its
+        last frame, as PYSKL computes it before sampling: each clip frame is gathered with its successor,
+        gen_ske_feat runs on the pair, and the motion channels are zeroed at the last frame.
+        """
+        store = self.store
+        _, persons, num_node, channels = store.frames.shape
+        count = tf.gather(self.lengths, index)[:, None]  # (B, 1)
+        rows = tf.gather(self.starts, index)[:, None] + tf.cast(inds, tf.int64)  # (B, K)
+        motion = any(f in _MOTION for f in self.feats)
+        window = 2 if motion else 1
+        if motion:
+            has_next = inds + 1 < count  # (B, K)
+            rows = tf.stack([rows, rows + tf.cast(has_next, tf.int64)], -1)  # (B, K, 2)
+        batch, length = tf.shape(inds)[0], inds.shape[1]
+        x = tf.numpy_function(lambda r: store.frames[r], [tf.reshape(rows, [-1])], store.frames.dtype,
+                              stateful=False)
+        x = tf.reshape(x, [batch, length * window, persons, num_node, channels])  # (B, K * W, M, V, C)
+        x = tf.transpose(x, [0, 2, 1, 3, 4])  # (B, M, K * W, V, C)
+        if store.center is not None:
+            x = pyskl_transforms.pre_normalize_3d_frames(x, tf.gather(self.center, index),
+                                                         tf.gather(self.rotation, index))
+        x = tf.reshape(x, [-1, window, num_node, channels])  # (B * M * K, W, V, C)
+        x = pyskl_transforms.gen_ske_feat(x, store.layout, self.feats)[:, 0]  # (B * M * K, V, C')
+        x = tf.reshape(x, [batch, persons, length, num_node, channels * len(self.feats)])  # (B, M, K, V, C')
+        if motion:
+            is_motion = np.repeat([f in _MOTION for f in self.feats], channels)  # (C',)
+            keep = tf.cast(has_next[:, None, :, None, None] | ~is_motion, tf.float32)  # (B, 1, K, 1, C')
+            x = x * keep
+        return x
