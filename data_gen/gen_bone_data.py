@@ -27,11 +27,7 @@ PROG = 'gen_bone_data'
 
 def parents(layout):
     """(V,) int: the parent of each joint of ``layout``; the centre joint is its own parent."""
-    spec = LAYOUTS[layout]
-    parent = np.arange(spec.NUM_NODE)
-    for child, par in spec.INWARD:
-        parent[child] = par
-    return parent
+    return np.asarray(LAYOUTS[layout].parent)
 
 
 def bones(x, parent):
@@ -49,13 +45,13 @@ def resolve_layout(requested, src, num_joints):
     if layout is None:
         by_size = {}
         for name, spec in LAYOUTS.items():  # the first layout with V joints: the official one
-            by_size.setdefault(spec.NUM_NODE, name)
+            by_size.setdefault(spec.num_node, name)
         if num_joints not in by_size:
             raise StorageError(f'{src}: {num_joints} joints match no layout ({", ".join(LAYOUTS)})')
         layout = by_size[num_joints]
-    if LAYOUTS[layout].NUM_NODE != num_joints:
+    if LAYOUTS[layout].num_node != num_joints:
         raise StorageError(
-            f'{src}: V = {num_joints} joints, but layout {layout} has {LAYOUTS[layout].NUM_NODE}')
+            f'{src}: V = {num_joints} joints, but layout {layout} has {LAYOUTS[layout].num_node}')
     return layout
 
 

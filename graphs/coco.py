@@ -4,6 +4,9 @@
 9-10 left/right wrist, 11-12 left/right hip, 13-14 left/right knee, 15-16 left/right ankle.
 """
 NUM_NODE = 17
+JOINTS = ('nose', 'left eye', 'right eye', 'left ear', 'right ear', 'left shoulder', 'right shoulder',
+          'left elbow', 'right elbow', 'left wrist', 'right wrist', 'left hip', 'right hip', 'left knee',
+          'right knee', 'left ankle', 'right ankle')
 CENTER = 0  # nose: PYSKL's centre for 'coco'; COCO has no neck or spine joint
 
 # (child, parent), 0-based, in PYSKL's order (kennymckormick/pyskl:pyskl/utils/graph.py:Graph.get_layout).

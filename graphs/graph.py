@@ -1,12 +1,9 @@
 """Assemble the ST-GCN adjacency stack A (K, V, V) for a skeleton layout and a partition."""
 import numpy as np
 
-from graphs import coco, ntu_rgb_d, ntu_rgb_d_pyskl, openpose
+from graphs.layout import get_layout
 from graphs.tools import edge2mat, get_hop_distance, normalize_digraph
 
-# Order matters where a layout is guessed from the joint count (data_gen/gen_bone_data.py): the first
-# layout with V joints wins, so the official ones come first.
-LAYOUTS = {'ntu-rgb+d': ntu_rgb_d, 'openpose': openpose, 'ntu-rgb+d-pyskl': ntu_rgb_d_pyskl, 'coco': coco}
 PARTITIONS = ('uniform', 'distance', 'spatial', 'agcn', 'stgcn_spatial')
 
 
@@ -25,20 +22,20 @@ class Graph:
                 centre) and "further"; hop 0 keeps only "close". With PYSKL's inf hop distances this is
                 'spatial' again, quirk included; PYSKL has no dilation, so it must be 1.
 
+    layout: a shipped layout's name (graphs.LAYOUTS), a graphs.Layout, or a dict for graphs.layout_from_dict.
+
     Attributes:
       A: float32 (K, V, V); A[k, i, j] weighs joint i's message into joint j.
-      num_node: V.  center: the centre joint, 0-based.
+      layout: the graphs.Layout.  num_node: V.  center: the centre joint, 0-based.
       edges: 0-based (child, parent) pairs in the layout's order (graphs/<layout>.py INWARD).
     """
 
     def __init__(self, layout='ntu-rgb+d', partition='spatial', max_hop=1, dilation=1):
-        if layout not in LAYOUTS:
-            raise ValueError(f"unknown graph layout {layout!r}; valid layouts: {', '.join(LAYOUTS)}")
+        self.layout = get_layout(layout)
         if partition not in PARTITIONS:
             raise ValueError(f"unknown graph partition {partition!r}; valid partitions: {', '.join(PARTITIONS)}")
-        spec = LAYOUTS[layout]
-        self.layout, self.partition = layout, partition
-        self.num_node, self.center, self.edges = spec.NUM_NODE, spec.CENTER, list(spec.INWARD)
+        self.partition = partition
+        self.num_node, self.center, self.edges = self.layout.num_node, self.layout.center, list(self.layout.edges)
         self.max_hop, self.dilation = max_hop, dilation
         self_links = [(i, i) for i in range(self.num_node)]
         self.hop_dis = get_hop_distance(self.num_node, self_links + self.edges, max_hop)

@@ -7,6 +7,10 @@
 import numpy as np
 
 NUM_NODE = 25
+JOINTS = ('base of spine', 'middle of spine', 'neck', 'head', 'left shoulder', 'left elbow', 'left wrist',
+          'left hand', 'right shoulder', 'right elbow', 'right wrist', 'right hand', 'left hip', 'left knee',
+          'left ankle', 'left foot', 'right hip', 'right knee', 'right ankle', 'right foot', 'spine',
+          'left hand tip', 'left thumb', 'right hand tip', 'right thumb')
 CENTER = 21 - 1  # spine at the shoulders, 0-based
 
 # (child, parent), 1-based, in the official order. pyskl/mmaction2 wire the hands differently

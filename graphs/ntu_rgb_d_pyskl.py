@@ -4,9 +4,9 @@ The joints are those of graphs/ntu_rgb_d.py. Only the hands differ: PYSKL links 
 thumb (23) both to the left hand joint (8), and 24, 25 to the right hand joint (12), where the official list
 chains 22 -> 23 -> 8 and 24 -> 25 -> 12. Networks trained with PYSKL's recipe need this graph.
 """
-from graphs.ntu_rgb_d import CENTER, NUM_NODE
+from graphs.ntu_rgb_d import CENTER, JOINTS, NUM_NODE
 
-__all__ = ['CENTER', 'INWARD', 'INWARD_1BASED', 'NUM_NODE']
+__all__ = ['CENTER', 'INWARD', 'INWARD_1BASED', 'JOINTS', 'NUM_NODE']
 
 # (child, parent), 1-based, in PYSKL's order (kennymckormick/pyskl:pyskl/utils/graph.py:Graph.get_layout).
 INWARD_1BASED = [(1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),

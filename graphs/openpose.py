@@ -4,6 +4,9 @@
 11-13 left hip/knee/ankle, 14 right eye, 15 left eye, 16 right ear, 17 left ear.
 """
 NUM_NODE = 18
+JOINTS = ('nose', 'neck', 'right shoulder', 'right elbow', 'right wrist', 'left shoulder', 'left elbow',
+          'left wrist', 'right hip', 'right knee', 'right ankle', 'left hip', 'left knee', 'left ankle',
+          'right eye', 'left eye', 'right ear', 'left ear')
 CENTER = 1  # neck
 
 # (child, parent), 0-based, in the official order.

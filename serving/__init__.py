@@ -1,5 +1,6 @@
 """Serving trained weights: classify raw `.skeleton` files (serving.predict) and export a SavedModel and a
-TFLite file (serving.export). Both read any weights model.weights.load_pretrained accepts."""
+TFLite file (serving.export), classify a long recording window by window or as a stream (serving.windows). All
+read any weights model.weights.load_pretrained accepts."""
 from data_gen.preprocess import MODES
 from model.errors import WeightsError
 
@@ -28,3 +29,9 @@ def load_model(cfg):
         raise ServingError(f'--weights {cfg.weights}: records data_mode {mode!r}, expected one of '
                            f'{", ".join(MODES)}; re-save the weights with python -m model.weights')
     return model
+
+
+# After ServingError, which serving.windows imports.
+from serving.windows import StreamingRecognizer  # noqa: E402
+
+__all__ = ['ServingError', 'StreamingRecognizer', 'load_model']

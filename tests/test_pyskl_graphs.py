@@ -113,6 +113,6 @@ def test_stgcn_spatial_is_the_official_spatial(layout):
 
 
 def test_layouts_are_registered_and_dilation_is_refused():
-    assert LAYOUTS['ntu-rgb+d-pyskl'].NUM_NODE == 25 and LAYOUTS['coco'].NUM_NODE == 17
+    assert LAYOUTS['ntu-rgb+d-pyskl'].num_node == 25 and LAYOUTS['coco'].num_node == 17
     with pytest.raises(ValueError, match='stgcn_spatial has no dilation'):
         Graph('coco', 'stgcn_spatial', dilation=2)
