@@ -1,20 +1,29 @@
-"""A training or test set as main.py names it (a folder of TFRecord shards, or a .npy with its label pickle),
-and its distributed dataset: each input pipeline reads its own shard of files (TFRecords) or of samples (.npy).
+"""A training or test set as main.py names it (a folder of TFRecord shards, a .npy with its label pickle, or a
+split of a PYSKL annotation pickle), and its distributed dataset: each input pipeline reads its own shard of
+files (TFRecords) or of samples (.npy, PYSKL).
 """
 import os
 
 import tensorflow as tf
 
 from feeders.npy_feeder import make_npy_dataset, read_npy_meta
+from feeders.pyskl_feeder import make_pyskl_dataset, read_pyskl_meta
 from feeders.tfrecord_feeder import make_tfrecord_dataset, read_dataset_meta, shard_files
 
 
-def open_source(path, label_path=None):
-    """The meta of the data at `path` (read_dataset_meta's keys) plus 'source': (kind, path, label_path).
+def open_source(path, label_path=None, split=None, clip_len=100, feats=('j',)):
+    """The meta of the data at `path` (read_dataset_meta's keys) plus 'source': (kind, path, label_path or split).
 
-    `path` is a folder of TFRecord shards or a {part}_data_{stream}.npy (labels: `label_path`, by default the
-    {part}_label.pkl beside it). Raises ValueError or FileNotFoundError whose message names the bad file.
+    `path` is a folder of TFRecord shards, a {part}_data_{stream}.npy (labels: `label_path`, by default the
+    {part}_label.pkl beside it), or a PYSKL annotation pickle (`split` of it, sampled to `clip_len` frames, the
+    feature streams `feats`). Raises ValueError or FileNotFoundError whose message names the bad file.
     """
+    if path.endswith('.pkl'):
+        if split is None:
+            raise ValueError('a PYSKL annotation pickle needs its split (--train-split / --test-split, YAML '
+                             '*_feeder_args.split), e.g. xsub_train')
+        meta = read_pyskl_meta(path, split, clip_len, tuple(feats))
+        return dict(meta, feats=tuple(feats), source=('pyskl', path, split))
     if path.endswith('.npy'):
         return dict(read_npy_meta(path, label_path), source=('npy', path, label_path))
     if not os.path.isdir(path):
@@ -24,17 +33,23 @@ def open_source(path, label_path=None):
     return dict(meta, source=('tfrecord', path, None))
 
 
-def distribute(strategy, meta, global_batch, training, seed=None, augment=None, skip_steps=0):
+def distribute(strategy, meta, global_batch, training, seed=None, augment=None, skip_steps=0, num_clips=1):
     """The distributed dataset of open_source's `meta`: (x, label) batches when training (repeated: an epoch is
     counted in steps), (x, label, name) once over the set otherwise. The feeders take the global batch and the
     InputContext and batch ctx.get_per_replica_batch_size() of it per replica. `skip_steps` global steps are
-    skipped (a resumed epoch): each takes one batch per replica that the pipeline feeds."""
+    skipped (a resumed epoch): each takes one batch per replica that the pipeline feeds. PYSKL test sets yield
+    x with a clip axis, (B, num_clips, C, T, V, M)."""
     kind, path, label_path = meta['source']
 
     def dataset_fn(ctx):
-        kwargs = dict(training=training, input_context=ctx, seed=seed, augment=augment if training else None)
-        ds = (make_npy_dataset(path, label_path, global_batch, **kwargs) if kind == 'npy'
-              else make_tfrecord_dataset(path, global_batch, **kwargs))
+        if kind == 'pyskl':
+            ds = make_pyskl_dataset(path, label_path, global_batch, training, input_context=ctx, seed=seed,
+                                    clip_len=meta['max_frame'], num_clips=1 if training else num_clips,
+                                    feats=meta['feats'], layout=meta['layout'])
+        else:
+            kwargs = dict(training=training, input_context=ctx, seed=seed, augment=augment if training else None)
+            ds = (make_npy_dataset(path, label_path, global_batch, **kwargs) if kind == 'npy'
+                  else make_tfrecord_dataset(path, global_batch, **kwargs))
         if not training:
             return ds
         replicas_per_pipeline = ctx.num_replicas_in_sync // ctx.num_input_pipelines

@@ -20,15 +20,23 @@ NAME_CHECK = f'a sample name is longer than {NAME_BYTES} bytes'
 
 
 
-def predict_dataset(strategy, model, meta, global_batch):
-    """Logits, labels and names of every sample of a test set, gathered from all replicas and workers.
+def predict_dataset(strategy, model, meta, global_batch, num_clips=1):
+    """Scores, labels and names of every sample of a test set, gathered from all replicas and workers.
 
-    Returns: logits (N, num_class) float32, labels (N,) int64, names list of N str (order: by replica).
+    Scores are the logits; for a PYSKL test set of several clips a sample, the mean of its clips' softmax
+    probabilities (PYSKL's average_clips='prob', training.metrics.average_clip_probabilities).
+    Returns: scores (N, num_class) float32, labels (N,) int64, names list of N str (order: by replica).
     """
     def replica_step(x, y, name):
         tf.debugging.Assert(tf.reduce_all(tf.strings.length(name) <= NAME_BYTES), [NAME_CHECK])
         codes = tf.io.decode_raw(name, tf.uint8, fixed_length=NAME_BYTES)  # (B, NAME_BYTES)
-        return model(x, training=False), y, tf.cast(codes, tf.int32)  # collectives do not gather uint8
+        if x.shape.rank == 6:  # (B, clips, C, T, V, M): every clip through the model, probabilities averaged
+            clips = tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))  # (B * clips, C, T, V, M)
+            probabilities = tf.nn.softmax(model(clips, training=False))  # (B * clips, num_class)
+            scores = tf.reduce_mean(tf.reshape(probabilities, [tf.shape(x)[0], x.shape[1], -1]), axis=1)
+        else:
+            scores = model(x, training=False)  # (B, num_class) logits
+        return scores, y, tf.cast(codes, tf.int32)  # collectives do not gather uint8
 
     @tf.function
     def step(x, y, name):
@@ -36,7 +44,8 @@ def predict_dataset(strategy, model, meta, global_batch):
         return [strategy.gather(v, axis=0) for v in strategy.run(replica_step, args=(x, y, name))]
 
     logits, labels, codes = [], [], []
-    for x, y, name in distribute_data(strategy, meta, '--test-data-path', global_batch, training=False):
+    for x, y, name in distribute_data(strategy, meta, '--test-data-path', global_batch, training=False,
+                                      num_clips=num_clips):
         batch_logits, batch_labels, batch_codes = step(x, y, name)
         logits.append(batch_logits.numpy())
         labels.append(batch_labels.numpy())
@@ -45,11 +54,11 @@ def predict_dataset(strategy, model, meta, global_batch):
     return np.concatenate(logits), np.concatenate(labels), names
 
 
-def evaluate(cfg, strategy, model, meta, writer, step, chief):
+def evaluate(cfg, strategy, model, meta, writer, step, chief, num_clips=1):
     """Top-1/top-5/per-class accuracy and the confusion matrix, written to the log dir (the per-class CSV names
     the actions); returns the metrics."""
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
-    logits, labels, names = predict_dataset(strategy, model, meta, global_batch)
+    logits, labels, names = predict_dataset(strategy, model, meta, global_batch, num_clips)
     num_class = logits.shape[1]
     try:
         result = metrics.evaluate(logits, labels, num_class)
@@ -84,7 +93,7 @@ def evaluate(cfg, strategy, model, meta, writer, step, chief):
 
 def test(cfg, strategy, chief):
     """--phase test: the weights at --weights on --test-data-path; returns the metrics."""
-    meta = open_data(cfg.test_data_path, '--test-data-path', cfg.test_label_path)
+    meta = open_data(cfg, 'test')
     if not cfg.weights:
         raise UsageError('--phase test needs --weights (a .pth, a 2019 checkpoint, or this project\'s checkpoint)')
     loaded = load_pretrained(cfg.weights, cfg.num_class)
@@ -99,4 +108,5 @@ def test(cfg, strategy, chief):
         model.build((None,) + tuple(meta['sample_shape']))
         model.set_weights(loaded.get_weights())
     writer = tf.summary.create_file_writer(cfg.log_dir) if chief else tf.summary.create_noop_writer()
-    return evaluate(cfg, strategy, model, meta, writer, 0, chief)
+    # PYSKL tests on --num-clips clips (10 in its recipe); evaluations during training take one.
+    return evaluate(cfg, strategy, model, meta, writer, 0, chief, cfg.num_clips)

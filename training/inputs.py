@@ -6,19 +6,27 @@ from graphs import Graph
 from training.errors import UsageError
 
 
-def open_data(path, flag, label_path=None):
-    """open_source's meta of `path`, or a UsageError naming `flag` and what is wrong."""
+# The PYSKL feature streams of the --stream setting (GenSkeFeat's feats).
+STREAM_FEATS = {'j': ('j',), 'b': ('b',), 'jm': ('jm',), 'bm': ('bm',)}
+
+
+def open_data(cfg, part):
+    """open_source's meta of the run's training ('train') or test ('test') data, or a UsageError naming the
+    flag and what is wrong."""
+    path, flag = getattr(cfg, f'{part}_data_path'), f'--{part}-data-path'
     try:
-        return open_source(path, label_path)
+        return open_source(path, getattr(cfg, f'{part}_label_path'), getattr(cfg, f'{part}_split'), cfg.clip_len,
+                           STREAM_FEATS[cfg.stream])
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(f'{flag} {path}: {err}') from None
 
 
-def distribute_data(strategy, meta, flag, global_batch, training, seed=None, augment=None, skip_steps=0):
+def distribute_data(strategy, meta, flag, global_batch, training, seed=None, augment=None, skip_steps=0,
+                    num_clips=1):
     """feeders.distribute, with the feeders' errors (a missing or truncated shard, too few shards for the input
     pipelines) as a UsageError naming `flag`."""
     try:
-        return distribute(strategy, meta, global_batch, training, seed, augment, skip_steps)
+        return distribute(strategy, meta, global_batch, training, seed, augment, skip_steps, num_clips)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(f'{flag} {meta["source"][1]}: {err}') from None
 
@@ -58,6 +66,9 @@ def check_data(meta, model_config):
     if (C, V, M) != (model_config.in_channels, num_node, model_config.num_person):
         raise UsageError(f'{path}: records hold samples of shape (C, T, V, M) = {tuple(meta["sample_shape"])}, '
                          f'the model takes C={model_config.in_channels}, V={num_node}, M={model_config.num_person}')
+    if meta.get('layout') and meta['layout'] != model_config.layout:
+        raise UsageError(f'{path}: the data is in the {meta["layout"]} layout, the model in {model_config.layout} '
+                         '(model_args.graph_args.layout)')
     if meta.get('num_class') is not None and meta['num_class'] != model_config.num_class:
         raise UsageError(f'the model has {model_config.num_class} classes (--num-classes or the weights) but the '
                          f'meta.json of {path} says the data has {meta["num_class"]} classes')

@@ -29,7 +29,7 @@ from training.errors import LABEL_CHECK, NonFiniteLoss, Preempted, UsageError
 from training.evaluation import evaluate
 from training.inputs import check_data, distribute_data, open_data
 from training.optimizer import MOMENTUM, TorchSGD
-from training.schedule import MultiStepLR, steps_per_epoch
+from training.schedule import CosineLR, MultiStepLR, scaled_lr, steps_per_epoch
 
 
 INTERRUPTED = 'interrupted'  # the subfolder of mid-epoch checkpoints
@@ -70,8 +70,8 @@ def train(cfg, strategy, chief):
 def build_state(cfg, strategy, chief):
     """Open and check the data, build (or load) the model and the optimizer inside the strategy's scope, and
     restore the latest checkpoint of cfg.checkpoint_path when there is one."""
-    train_meta = open_data(cfg.train_data_path, '--train-data-path', cfg.train_label_path)
-    test_meta = open_data(cfg.test_data_path, '--test-data-path', cfg.test_label_path)
+    train_meta = open_data(cfg, 'train')
+    test_meta = open_data(cfg, 'test')
     init = load_pretrained(cfg.weights, cfg.num_class) if cfg.weights else None
     # Fine-tuning given weights: their architecture wins over the run's model settings.
     config = (STGCNConfig.from_dict(init.meta['config']) if init is not None
@@ -102,7 +102,7 @@ def build_state(cfg, strategy, chief):
         if init is not None:
             model.set_weights(init.get_weights())
         step = tf.Variable(0, dtype=tf.int64, trainable=False)
-        optimizer, schedule = build_optimizer(cfg, spe, step)
+        optimizer, schedule = build_optimizer(cfg, spe, step, global_batch)
         optimizer.build(model.trainable_variables)  # slots exist before the first step, inside the scope
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         best_top1 = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
@@ -283,13 +283,23 @@ class interruption:
         return 'SIGTERM' if flags[0] else 'timer'
 
 
-def build_optimizer(cfg, spe, step):
-    """TorchSGD (loss-scaled for fp16) with the epoch schedule read at `step`, the train step's own counter.
+def build_optimizer(cfg, spe, step, global_batch=None):
+    """TorchSGD (loss-scaled for fp16) with the schedule read at `step`, the train step's own counter.
 
     Not the optimizer's iterations: a step the fp16 loss scaler skips does not advance those, and the LR drops
-    would come late; epochs are counted in train steps whatever the scaler does. Returns (optimizer, schedule).
+    would come late; epochs are counted in train steps whatever the scaler does. The schedule is the official
+    epoch steps, or PYSKL's cosine annealing to 0 over the whole run (--lr-policy cosine). With
+    --lr-reference-batch the base LR scales linearly with the global batch. Returns (optimizer, schedule).
     """
-    schedule = MultiStepLR(cfg.base_lr, cfg.lr_step_epochs, spe)
+    base_lr = cfg.base_lr
+    if cfg.lr_reference_batch:
+        base_lr = scaled_lr(global_batch, cfg.base_lr, cfg.lr_reference_batch)
+        print(f'lr: {cfg.base_lr:g} for a global batch of {cfg.lr_reference_batch}, scaled linearly to '
+              f'{base_lr:g} for this run\'s {global_batch}', flush=True)
+    if cfg.lr_policy == 'cosine':
+        schedule = CosineLR(base_lr, cfg.num_epochs * spe)
+    else:
+        schedule = MultiStepLR(base_lr, cfg.lr_step_epochs, spe)
     optimizer = TorchSGD(learning_rate=lambda: schedule(step), momentum=MOMENTUM, nesterov=True,
                          weight_decay=cfg.weight_decay)
     if cfg.mixed_precision == 'fp16':
