@@ -11,7 +11,8 @@ A checkpoint is {'state_dict': {...}, 'meta': ..., 'optimizer': ...} (docs/refer
 The network computes what the official one does, so the Keras STGCN serves it unchanged (checked against
 kennymckormick/pyskl:pyskl/models/gcns/stgcn.py:STGCNBlock.forward, pyskl/models/gcns/utils/gcn.py:unit_gcn.forward,
 pyskl/models/gcns/utils/tcn.py:unit_tcn.forward, pyskl/models/heads/simple_head.py:SimpleHead.forward and
-open-mmlab/mmaction2:mmaction/models/backbones/stgcn.py:STGCN.forward, mmaction/models/heads/gcn_head.py:GCNHead.forward):
+open-mmlab/mmaction2:mmaction/models/backbones/stgcn.py:STGCN.forward,
+mmaction/models/heads/gcn_head.py:GCNHead.forward):
 - unit_gcn: 1x1 conv to K*C_out, einsum 'nkctv,kvw->nctw' with A * PA (PA is the official edge importance, kept
   inside the unit), then BN and ReLU: the official gcn followed by tcn.0 (BN) and tcn.1 (ReLU).
 - unit_tcn: 9x1 conv, padding (4, 0) on both sides also at stride 2, then BN, dropout 0.
@@ -145,8 +146,10 @@ def pyskl_state_dict_to_model(state_dict, num_class=None, source='state_dict'):
     for key, (variable, to_keras) in targets.items():
         value = to_keras(sd[key])
         if tuple(value.shape) != tuple(variable.shape):
+            # The head is a Linear (O, I), not the official 1x1 conv.
+            expected = tuple(variable.shape)[::-1] if to_keras is _linear_to_dense else _torch_shape(variable.shape)
             raise WeightsError(f'{source}: {key} has shape {sd[key].shape} (as Keras {value.shape}); the model '
-                               f'expects {tuple(variable.shape)} (as PyTorch {_torch_shape(variable.shape)}); '
+                               f'expects {tuple(variable.shape)} (as PyTorch {expected}); '
                                f'the file is not a PYSKL ST-GCN with channels {model.config.channels}')
         variable.assign(value.astype(np.float32))
     model.meta = {'preset': 'pyskl', 'data_mode': DATA_MODE_BY_LAYOUT[layout], 'max_frame': PYSKL_MAX_FRAME,
