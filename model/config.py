@@ -1,8 +1,9 @@
-"""Typed configuration of the ST-GCN model and its two named presets.
+"""Typed configuration of the ST-GCN model and its three named presets.
 
 `paper` is the official PyTorch model (Yan et al. 2018, docs/reference.md section 4); `tf2019` is the 2019 TensorFlow port
-whose Dropbox weights this project loads (docs/reference.md section 5). Everything that differs between the two lives in
-`STGCNConfig`, so one model class serves both.
+whose Dropbox weights this project loads (docs/reference.md section 5); `pyskl` is the same network as PYSKL and
+mmaction2 1.x build it (docs/reference.md section 8). Everything that differs between them lives in `STGCNConfig`, so
+one model class serves all three.
 """
 import dataclasses
 
@@ -12,7 +13,9 @@ TEMPORAL_PADDINGS = ('symmetric', 'same')
 # The T of the official and the 2019 port's training data (NTU and Kinetics zero-padded to 300 frames): what
 # their weights expect, and what is assumed for this project's checkpoints written before they recorded it.
 DEFAULT_MAX_FRAME = 300
-INITS = ('official', 'keras')
+# official: N(0, 0.02) convs and head, N(1, 0.02) BN scales (st-gcn's weights_init); keras: Keras' defaults;
+# pyskl: torch.nn.Conv2d's own initialisation and a N(0, 0.01) head (model/stgcn.py says where each comes from).
+INITS = ('official', 'keras', 'pyskl')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,6 +98,18 @@ PRESETS = {
     # padding="same", Keras default initialisers.
     'tf2019': STGCNConfig(partition='agcn', edge_importance=False, dropout=0.0, bn_momentum=0.99,
                           bn_epsilon=1e-3, temporal_padding='same', init='keras'),
+    # PYSKL's ST-GCN (kennymckormick/pyskl:pyskl/models/gcns/stgcn.py:STGCN with GCNHead, configs/stgcn/
+    # stgcn_pyskl_*/j.py; mmaction2 1.x's mmaction/models/backbones/stgcn.py:STGCN is the same code). It computes
+    # what the official blocks compute (the checks are listed in model/convert_pyskl.py); it differs in:
+    # - the graph: layout 'nturgb+d' wires the hand joints to the hands, partition 'stgcn_spatial'
+    #   (kennymckormick/pyskl:pyskl/utils/graph.py:Graph.stgcn_spatial); 2D models use layout 'coco' with
+    #   in_channels 3 (x, y, score);
+    # - no TCN dropout: pyskl/models/gcns/utils/tcn.py:unit_tcn defaults to dropout=0 and the configs set none,
+    #   and GCNHead's dropout is 0 (pyskl/models/heads/simple_head.py:GCNHead);
+    # - PyTorch's default initialisation: unit_gcn.init_weights does nothing and STGCN.init_weights only loads a
+    #   pretrained file (pyskl/models/gcns/stgcn.py:STGCN.init_weights), so convs and BNs keep torch's own init;
+    #   the head is N(0, 0.01) (pyskl/models/heads/simple_head.py:SimpleHead.init_weights).
+    'pyskl': STGCNConfig(layout='ntu-rgb+d-pyskl', partition='stgcn_spatial', dropout=0.0, init='pyskl'),
 }
 
 

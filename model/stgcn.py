@@ -2,7 +2,8 @@
 
 The official PyTorch model computes (N*M, C, T, V); this one transposes the stored (N, C, T, V, M) input once
 to (N*M, T, V, C) and stays there, so every conv is a plain channels_last op. One class serves the `paper`
-preset (the official model) and the `tf2019` preset (the 2019 TF port); see model/config.py.
+preset (the official model), the `tf2019` preset (the 2019 TF port) and the `pyskl` preset (PYSKL's and
+mmaction2 1.x's ST-GCN, the same computation on another graph); see model/config.py.
 """
 import keras
 import numpy as np
@@ -19,9 +20,26 @@ SYMMETRIC_PAD = (TEMPORAL_KERNEL - 1) // 2
 META_KEYS = ('preset', 'data_mode', 'max_frame')
 
 
-def _kernel_init(init):
-    # The official weights_init: every conv N(0, 0.02).
-    return keras.initializers.RandomNormal(0.0, 0.02) if init == 'official' else 'glorot_uniform'
+def _conv_init(init, fan_in):
+    """(kernel, bias) initialisers of a conv (or the Dense standing for a 1x1 conv) with `fan_in` inputs per
+    output: in_channels x kernel taps, as torch counts it."""
+    if init == 'official':  # the official weights_init: every conv N(0, 0.02), bias 0
+        return keras.initializers.RandomNormal(0.0, 0.02), 'zeros'
+    if init == 'pyskl':
+        # torch.nn.Conv2d.reset_parameters, which PYSKL keeps: kaiming_uniform(a=sqrt(5)) is U(+-1/sqrt(fan_in))
+        # (gain sqrt(1/3), bound sqrt(3) * gain / sqrt(fan_in)), and the bias U(+-1/sqrt(fan_in)).
+        bound = 1.0 / np.sqrt(fan_in)
+        return (keras.initializers.VarianceScaling(1.0 / 3.0, 'fan_in', 'uniform'),
+                keras.initializers.RandomUniform(-bound, bound))
+    return 'glorot_uniform', 'zeros'
+
+
+def _head_init(init):
+    if init == 'official':  # the official weights_init on the 1x1 conv head
+        return keras.initializers.RandomNormal(0.0, 0.02)
+    if init == 'pyskl':  # kennymckormick/pyskl:pyskl/models/heads/simple_head.py:SimpleHead.init_weights
+        return keras.initializers.RandomNormal(0.0, 0.01)
+    return 'glorot_uniform'
 
 
 def _gamma_init(init):
@@ -123,10 +141,9 @@ class STGCNBlock(keras.layers.Layer):
         self.dropout_rate, self.has_residual = dropout, residual
         self.num_subset, self.num_node = A.shape[0], A.shape[1]
         self.use_edge_importance = config.edge_importance
-        kernel_init = _kernel_init(config.init)
-
-        self.gcn_conv = keras.layers.Dense(self.num_subset * out_channels, kernel_initializer=kernel_init,
-                                           name='gcn_conv')
+        gcn_kernel, gcn_bias = _conv_init(config.init, in_channels)
+        self.gcn_conv = keras.layers.Dense(self.num_subset * out_channels, kernel_initializer=gcn_kernel,
+                                           bias_initializer=gcn_bias, name='gcn_conv')
         self.tcn_bn1 = _batch_norm(config, name='tcn_bn1')
         if config.temporal_padding == 'symmetric':
             self.tcn_pad = keras.layers.ZeroPadding2D(((SYMMETRIC_PAD, SYMMETRIC_PAD), (0, 0)), name='tcn_pad')
@@ -134,8 +151,10 @@ class STGCNBlock(keras.layers.Layer):
         else:
             self.tcn_pad = None
             conv_padding = 'same'
+        tcn_kernel, tcn_bias = _conv_init(config.init, TEMPORAL_KERNEL * out_channels)
         self.tcn_conv = keras.layers.Conv2D(out_channels, (TEMPORAL_KERNEL, 1), strides=(stride, 1),
-                                            padding=conv_padding, kernel_initializer=kernel_init, name='tcn_conv')
+                                            padding=conv_padding, kernel_initializer=tcn_kernel,
+                                            bias_initializer=tcn_bias, name='tcn_conv')
         self.tcn_bn2 = _batch_norm(config, name='tcn_bn2')
         self.tcn_dropout = keras.layers.Dropout(dropout, name='tcn_dropout')
 
@@ -148,8 +167,9 @@ class STGCNBlock(keras.layers.Layer):
             # Stride 1 on every stride-th frame, not strides=(stride, 1): the same numbers, and oneDNN's backward
             # pass of a strided 1x1 conv with fewer than 16 input channels corrupts the heap on CPU (TF 2.21;
             # --channels 8 8 8 crashed the first training step).
-            self.residual_conv = keras.layers.Conv2D(out_channels, 1, kernel_initializer=kernel_init,
-                                                     name='residual_conv')
+            residual_kernel, residual_bias = _conv_init(config.init, in_channels)
+            self.residual_conv = keras.layers.Conv2D(out_channels, 1, kernel_initializer=residual_kernel,
+                                                     bias_initializer=residual_bias, name='residual_conv')
             self.residual_bn = _batch_norm(config, name='residual_bn')
 
     def build(self, input_shape):
@@ -259,7 +279,7 @@ class STGCN(keras.Model):
         for i, block in enumerate(self.blocks):
             self._track_trackable(block, name=f'block{i}')
         # The logits stay float32 under mixed precision.
-        self.fcn = keras.layers.Dense(cfg.num_class, kernel_initializer=_kernel_init(cfg.init), dtype='float32',
+        self.fcn = keras.layers.Dense(cfg.num_class, kernel_initializer=_head_init(cfg.init), dtype='float32',
                                       name='fcn')
 
     @property

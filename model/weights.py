@@ -34,14 +34,16 @@ __all__ = ['load_pretrained', 'save_weights', 'checkpoint_meta', 'read_checkpoin
 
 ACCEPTED_FORMATS = (
     'official PyTorch weights (.pth / .pt, zip or legacy format)',
+    "a PYSKL or mmaction2 1.x ST-GCN checkpoint (.pth with {'state_dict': {'backbone.…', 'cls_head.…'}})",
     "the 2019 TF port's checkpoint (a ckpt-N prefix, or a directory with a `checkpoint` file)",
     "this project's training checkpoint (a ckpt-N prefix, or its directory)",
     "this project's .weights.h5 (written by model.weights.save_weights)",
     'a Keras .keras file of an STGCN (written by model.save)',
 )
 # The preprocessing a model's weights expect: NTU raw coordinates, NTU 2s-AGCN pre-normalisation, Kinetics
-# (x, y, score) as the official feeder centres them, or unknown (records written without a meta.json).
-DATA_MODES = ('raw', 'prenorm', 'kinetics', 'unknown')
+# (x, y, score) as the official feeder centres them, PYSKL's pickles (pyskl3d: PreNormalize3D'd 3D joints,
+# pyskl2d: HRNet COCO (x, y, score), docs/reference.md section 8), or unknown (records written without a meta.json).
+DATA_MODES = ('raw', 'prenorm', 'kinetics', 'pyskl3d', 'pyskl2d', 'unknown')
 WEIGHTS_SUFFIX = '.weights.h5'  # Keras 3 refuses to save or load weights under any other name
 KERAS_SUFFIX = '.keras'  # a whole model (config + weights) as model.save writes it
 META_ATTR = 'stgcn_meta'  # the h5 attribute holding the meta JSON
@@ -56,10 +58,11 @@ TORCH_SUFFIXES = ('.pth', '.pt')
 def load_pretrained(path, num_class=None):
     """A built STGCN holding the weights at `path`, its preset chosen by the file.
 
-    path: official .pth/.pt, a 2019 TF port checkpoint, a project training checkpoint (prefix or directory),
-    a project .weights.h5, or a .keras file of an STGCN. num_class, when given, must equal the file's class count.
-    model.meta = {'preset', 'data_mode', 'max_frame', 'source'}; data_mode says which preprocessing the weights
-    expect, max_frame the T their training samples had.
+    path: official .pth/.pt, a PYSKL or mmaction2 1.x .pth, a 2019 TF port checkpoint, a project training
+    checkpoint (prefix or directory), a project .weights.h5, or a .keras file of an STGCN. num_class, when given,
+    must equal the file's class count.
+    model.meta = {'preset', 'data_mode', 'max_frame', 'source'} (PYSKL files add 'layout'); data_mode says which
+    preprocessing the weights expect, max_frame the T their training samples had.
     """
     try:
         model = _load(str(path), num_class)
@@ -76,6 +79,10 @@ def _load(path, num_class):
     if not os.path.exists(path) and checkpoint_prefix(path) is None:
         raise WeightsError(f'{path}: no such file or directory; pass a weights file or checkpoint')
     if os.path.isfile(path) and (path.endswith(TORCH_SUFFIXES) or _is_torch_file(path)):
+        # The keys decide: PYSKL / mmaction2 checkpoints name theirs `backbone.…` and `cls_head.…`.
+        from model.convert_pyskl import is_pyskl_checkpoint, load_pyskl_weights
+        if is_pyskl_checkpoint(path):
+            return load_pyskl_weights(path, num_class=num_class)
         from model.convert_torch import load_torch_weights  # torch is optional: imported only for its files
         return load_torch_weights(path, num_class=num_class)
     if os.path.isfile(path) and path.endswith(WEIGHTS_SUFFIX):

@@ -104,7 +104,7 @@ def test_weights_h5_round_trip_keeps_weights_config_and_meta(tmp_path):
 
 def test_save_weights_takes_data_mode_from_model_meta_and_checks_it(tmp_path):
     model = build_model('paper', **SMALL)
-    with pytest.raises(ValueError, match="data_mode must be one of raw, prenorm, kinetics, unknown, got None"):
+    with pytest.raises(ValueError, match="data_mode must be one of raw, prenorm, kinetics, pyskl3d, pyskl2d, unknown, got None"):
         save_weights(model, tmp_path / 'a.weights.h5')
     with pytest.raises(ValueError, match=r'must end in \.weights\.h5'):
         save_weights(model, tmp_path / 'a.h5', data_mode='raw')
@@ -117,7 +117,7 @@ def test_checkpoint_meta_is_the_config_preset_data_mode_and_max_frame():
     config = make_config('tf2019', num_class=120)
     assert json.loads(checkpoint_meta(config, 'tf2019', 'prenorm', 64)) == {
         'config': config.to_dict(), 'preset': 'tf2019', 'data_mode': 'prenorm', 'max_frame': 64}
-    with pytest.raises(ValueError, match="data_mode must be one of raw, prenorm, kinetics, unknown, got 'normalised'"):
+    with pytest.raises(ValueError, match="data_mode must be one of raw, prenorm, kinetics, pyskl3d, pyskl2d, unknown, got 'normalised'"):
         checkpoint_meta(config, 'tf2019', 'normalised', 300)
     with pytest.raises(ValueError, match='max_frame must be an int >= 1, got 0'):
         checkpoint_meta(config, 'tf2019', 'prenorm', 0)
