@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from feeders import pyskl_annotations
 from storage import files
 from training.metrics import topk_accuracy
 
@@ -64,9 +65,18 @@ def load_scores(path):
     return scores
 
 
-def load_labels(path):
-    """(names, int64 labels) from a label pickle of (names, labels); EnsembleError if malformed."""
+def load_labels(path, split=None):
+    """(names, int64 labels) from a label pickle of (names, labels), or from `split` of a PYSKL annotation
+    pickle; EnsembleError if malformed."""
     raw = _unpickle(path)
+    if isinstance(raw, dict) and 'annotations' in raw:
+        if split is None:
+            raise EnsembleError(f'{path}: a PYSKL annotation pickle: give --split (e.g. xsub_val)')
+        try:
+            annotations = pyskl_annotations.load_annotations(path, split)
+        except files.StorageError as e:
+            raise EnsembleError(str(e)) from None
+        return [a['frame_dir'] for a in annotations], np.array([a['label'] for a in annotations], np.int64)
     if not (isinstance(raw, (tuple, list)) and len(raw) == 2 and len(raw[0]) == len(raw[1])):
         raise EnsembleError(f'{path}: expected a pickle of (names, labels) of equal length')
     names = [_name(name) for name in raw[0]]
@@ -133,7 +143,9 @@ def build_parser():
                         help='score pickles {sample_name: scores}, one per stream')
     parser.add_argument('--weights', nargs='+', type=float, help='one weight per score file (default: all 1)')
     parser.add_argument('--label-path', '--label_path', required=True, type=pathlib.Path,
-                        help='pickle of (names, labels), as written by the data generators')
+                        help='pickle of (names, labels), as written by the data generators, or a PYSKL annotation '
+                             'pickle with --split')
+    parser.add_argument('--split', help='the split of a PYSKL annotation pickle given as --label-path')
     parser.add_argument('--top-k', '--top_k', type=int, default=5, help='the second accuracy column')
     return parser
 
@@ -143,7 +155,7 @@ def run(args):
     weights = args.weights if args.weights is not None else [1.0] * len(args.scores)
     if len(weights) != len(args.scores):
         raise EnsembleError(f'--weights: {len(weights)} weights for {len(args.scores)} score files')
-    names, labels = load_labels(args.label_path)
+    names, labels = load_labels(args.label_path, args.split)
     scores = [load_scores(path) for path in args.scores]
     num_class = check_compatible(args.scores, scores, args.label_path, names, labels)
     if not 1 <= args.top_k <= num_class:

@@ -322,14 +322,40 @@ SHIPPED = {
         'data/ntu120/xsub/val_data_joint', 'checkpoints/tf2019/ntu120-xsub', 0.0),
     'config/tf2019/ntu120-xsub/train.yaml': ('train', 'tf2019', 120, None, 64, 0.1, 0.0001, 50, (10, 40), 0, False,
         'data/ntu120/xsub/train_data_joint', None, 0.0),
+    'config/pyskl/demo.yaml': ('train', 'pyskl', None, None, 8, 0.1, 0.0005, 2, (), 0, False,
+        'demo_out/pyskl/ntu60_3danno.pkl', None, 0.0),
 }
 
 
-def test_every_shipped_config_is_in_the_table():
-    assert sorted(SHIPPED) == CONFIGS
+PYSKL_CONFIGS = [p for p in CONFIGS if p.startswith('config/pyskl/') and p != 'config/pyskl/demo.yaml']
+# PYSKL's recipe (kennymckormick/pyskl:configs/stgcn/stgcn_pyskl_*/{j,b,jm,bm}.py, docs/reference.md section 8).
+PYSKL_RECIPE = dict(phase='train', model_preset='pyskl', base_lr=0.1, lr_reference_batch=128, lr_policy='cosine',
+                    lr_step_epochs=(), weight_decay=5e-4, batch_size=16, num_epochs=80, clip_len=100, eval_freq=1)
 
 
-@pytest.mark.parametrize('path', CONFIGS)
+def test_every_shipped_config_is_in_a_table():
+    assert len(PYSKL_CONFIGS) == 4 * 2 * 4  # NTU-60 xsub/xview, NTU-120 xsub/xset; 3D and HRNet 2D; 4 streams
+    assert sorted(list(SHIPPED) + PYSKL_CONFIGS) == CONFIGS
+
+
+@pytest.mark.parametrize('path', PYSKL_CONFIGS)
+def test_pyskl_configs_resolve_to_pyskls_recipe(path):
+    cfg = resolve_config(['--config', path])
+    text = pathlib.Path(ROOT, path).read_text()
+    assert 'python main.py --config ' + path in text and 'Expected' in text and '--num-clips 10' in text
+    benchmark, stream = pathlib.Path(path).parent.name, pathlib.Path(path).stem  # e.g. ntu60-xsub-3d, j
+    dataset, split, kind = benchmark.split('-')
+    assert {key: getattr(cfg, key) for key in PYSKL_RECIPE} == PYSKL_RECIPE
+    pickle_name = f'{dataset}_3danno.pkl' if kind == '3d' else f'{dataset}_hrnet.pkl'
+    assert (cfg.train_data_path, cfg.test_data_path) == (f'data/nturgbd/{pickle_name}',) * 2
+    assert (cfg.train_split, cfg.test_split, cfg.stream) == (f'{split}_train', f'{split}_val', stream)
+    model = model_config(cfg)
+    assert (model.num_class, model.dropout, model.partition, model.init) == (
+        60 if dataset == 'ntu60' else 120, 0.0, 'stgcn_spatial', 'pyskl')
+    assert model.layout == ('ntu-rgb+d-pyskl' if kind == '3d' else 'coco')
+
+
+@pytest.mark.parametrize('path', sorted(SHIPPED))
 def test_shipped_config_resolves_to_its_recipe(path):
     cfg = resolve_config(['--config', path])
     text = pathlib.Path(ROOT, path).read_text()
