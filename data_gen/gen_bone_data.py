@@ -49,6 +49,9 @@ def resolve_layout(requested, src, num_joints):
         if num_joints not in by_size:
             raise StorageError(f'{src}: {num_joints} joints match no layout ({", ".join(LAYOUTS)})')
         layout = by_size[num_joints]
+    if layout not in LAYOUTS:  # a meta.json written by hand or by another tool
+        raise StorageError(f'{files.meta_path(src)}: unknown layout {layout!r}; known: {", ".join(LAYOUTS)} '
+                           '(or give --layout)')
     if LAYOUTS[layout].num_node != num_joints:
         raise StorageError(
             f'{src}: V = {num_joints} joints, but layout {layout} has {LAYOUTS[layout].num_node}')

@@ -125,6 +125,8 @@ def io_pairs(parser, args, stream_pairs):
         pairs = [(args.data_dir / files.data_file(part, a), args.data_dir / files.data_file(part, b))
                  for a, b in stream_pairs for part in args.parts]
     for src, dst in pairs:
+        if src.exists() and not src.is_file():
+            raise StorageError(f'{src}: not a regular file (a stream is a .npy of samples)')
         if not src.is_file():
             raise StorageError(f'{src}: no such file (generate the {files.stream_name(src)} stream first)')
         if src.resolve() == dst.resolve():

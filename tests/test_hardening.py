@@ -20,7 +20,7 @@ from data_gen import gen_bone_data, gen_joint_data, gen_kinetics_data, gen_tfrec
 from model import weights as weights_cli
 from model.stgcn import build_model
 from model.weights import save_weights
-from tests.tiny_data import TINY_MODEL
+from tests.tiny_data import TINY_MODEL, write_tiny_records
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKELETONS = os.path.join(ROOT, 'tests', 'fixtures', 'ntu', 'skeletons')
@@ -416,3 +416,12 @@ def test_gen_tfrecord_data_without_arguments_writes_what_main_reads_by_default(t
     assert main.main([str(a) for a in TINY_MODEL + ['--num-epochs', 1, '--steps', '--batch-size', 2,
                                                       '--checkpoint-path', tmp_path / 'c', '--log-dir',
                                                       tmp_path / 'l']]) == 0  # data/ntu/xview/{train,val}_data
+
+
+def test_save_every_minutes_checkpoints_inside_an_epoch(tmp_path):
+    write_tiny_records(tmp_path / 'train', 128, seed=0, num_shards=4)  # 32 steps an epoch at batch 4
+    assert train(tmp_path, '--train-data-path', tmp_path / 'train', '--test-data-path', tmp_path / 'train',
+                 '--save-every-minutes', '1e-9') == 0
+    # Checked after each group of 20 steps: step 20 is inside the epoch; at its end the epoch checkpoint follows.
+    assert tf.train.latest_checkpoint(str(tmp_path / 'ckpt' / 'interrupted')).endswith('ckpt-20')
+    assert tf.train.latest_checkpoint(str(tmp_path / 'ckpt')).endswith('ckpt-1')
