@@ -1,9 +1,9 @@
 """Training and inference throughput and peak memory of the full ST-GCN on CPU, against the PyTorch reference.
 
     python bench/bench_train.py [--steps 5] [--warmup 2] [--jit-steps 2] [--jit-warmup 1] [--batch 8]
-        [--frames 300] [--threads 2] [--jit | --no-jit]
+        [--frames 300] [--threads 2] [--jit | --no-jit] [--bf16 | --no-bf16]
 
-Three rows, each measured in its own child process so the frameworks' allocators never share an address
+Up to five rows, each measured in its own child process so the frameworks' allocators never share an address
 space and each peak RSS is that framework's alone:
 - Keras: this project's training step as main.py runs it (training.loop.make_train_step on the default strategy:
   forward, mean cross-entropy, gradients, TorchSGD with the MultiStepLR schedule, inside tf.function) and
@@ -13,6 +13,9 @@ space and each peak RSS is that framework's alone:
   this model's training step, so this row runs fewer steps (--jit-steps).
 - PyTorch: tests/torch_reference.py (the official model) with torch.optim.SGD(lr 0.1, momentum 0.9, Nesterov,
   weight decay 1e-4) in train mode; inference in eval mode under torch.no_grad().
+- Keras bf16 / PyTorch bf16 (--bf16, the default): the same steps under main.py's --mixed-precision bf16 (Keras'
+  mixed_bfloat16 policy) and under torch.autocast('cpu', torch.bfloat16); this class of CPU computes bf16
+  natively.
 All three see the same structured input: smooth NTU-like skeleton trajectories in metres (one- and two-person
 clips), not zeros. Warm-up steps (tracing, XLA compilation, allocator growth) are excluded from the timing.
 Each child runs inference first, then training, and reports its VmHWM after each phase: the first is the
@@ -23,6 +26,9 @@ Measured 2026-11-25 on 2 otherwise idle cores, TF 2.21 / Keras 3.15 / torch 2.13
 2 threads): training Keras 3.87 s/step (2.07 samples/s), PyTorch 5.63 s/step (1.42 samples/s): 1.46x;
 inference 8.5 vs 5.1 samples/s (1.68x); peak RSS 3.8 GB vs 4.4 GB; Keras+XLA 30 s/step. When another job
 shared the cores PyTorch slowed down far more than TensorFlow (one run: 14 s/step, 3.4x): quote quiet runs.
+Measured 2026-12-01 with the bf16 rows (`--no-jit --steps 3 --warmup 1`, load 0.6-1.7, a slower run overall):
+training samples/s Keras 1.23, Keras bf16 2.78 (2.26x its float32), PyTorch 0.76, PyTorch bf16 1.48 (1.95x its
+float32); Keras bf16 is 1.88x PyTorch bf16; peak RSS 3.8 / 2.5 / 4.3 / 2.8 GB.
 """
 import argparse
 import json
@@ -45,7 +51,9 @@ sys.path.insert(0, str(ROOT))  # run as a script from anywhere in the repository
 
 NUM_CLASS = 60
 TARGET_RATIO = 1.25  # the project's target for this's training throughput over the PyTorch reference's
-ROWS = (('keras', 'Keras'), ('xla', 'Keras+XLA'), ('torch', 'PyTorch'))
+ROWS = (('keras', 'Keras'), ('keras_bf16', 'Keras bf16'), ('xla', 'Keras+XLA'), ('torch', 'PyTorch'),
+        ('torch_bf16', 'PyTorch bf16'))
+BF16_ROWS = ('keras_bf16', 'torch_bf16')
 
 
 def skeleton_batch(batch, frames, seed=0):
@@ -85,8 +93,9 @@ def time_steps(step, warmup, steps):
     return walls, cpus
 
 
-def keras_steps(args, jit):
-    """(inference step, training step) closures for this project's model and main.py's train step."""
+def keras_steps(args, jit, bf16=False):
+    """(inference step, training step) closures for this project's model and main.py's train step; with bf16,
+    under --mixed-precision bf16 (Keras' mixed_bfloat16 policy, float32 variables and logits)."""
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -97,11 +106,12 @@ def keras_steps(args, jit):
     from training.config import resolve_config
 
     keras.utils.set_random_seed(0)
+    keras.mixed_precision.set_global_policy('mixed_bfloat16' if bf16 else 'float32')
     # main.py's own defaults (lr 0.1, steps 10 50, weight decay 1e-4); the parser requires data paths, which
     # nothing here reads.
     argv = ['--train-data-path', 'unused', '--test-data-path', 'unused', '--batch-size', str(args.batch),
             '--num-classes', str(NUM_CLASS)]
-    cfg = resolve_config(argv + (['--jit'] if jit else []))
+    cfg = resolve_config(argv + (['--jit'] if jit else []) + (['--mixed-precision', 'bf16'] if bf16 else []))
     # main.py's step as it runs on one CPU: it takes a strategy (the default one there) and a dataset iterator,
     # so this script touches tf.distribute and tf.data to call it unchanged.
     strategy = tf.distribute.get_strategy()
@@ -125,8 +135,11 @@ def keras_steps(args, jit):
     return infer_step, train
 
 
-def torch_steps(args):
-    """(inference step, training step) closures for the PyTorch reference of the official model."""
+def torch_steps(args, bf16=False):
+    """(inference step, training step) closures for the PyTorch reference of the official model; with bf16,
+    the forward pass under torch.autocast('cpu', torch.bfloat16) (float32 parameters and optimizer)."""
+    import contextlib
+
     import torch
     torch.set_num_threads(args.threads)
 
@@ -138,15 +151,20 @@ def torch_steps(args):
     x, y = skeleton_batch(args.batch, args.frames)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
+    def autocast():
+        return torch.autocast('cpu', dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
     def infer_step():
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             model(xt)
 
     def train():
         model.train()
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(xt), yt)
+        with autocast():
+            logits = model(xt)
+        loss = torch.nn.functional.cross_entropy(logits.float(), yt)
         loss.backward()
         optimizer.step()
         loss.item()
@@ -155,10 +173,10 @@ def torch_steps(args):
 
 def worker(args):
     """One row, measured in this process; prints a JSON line for the parent."""
-    if args.worker == 'torch':
-        infer_step, train = torch_steps(args)
+    if args.worker.startswith('torch'):
+        infer_step, train = torch_steps(args, bf16=args.worker in BF16_ROWS)
     else:
-        infer_step, train = keras_steps(args, jit=args.worker == 'xla')
+        infer_step, train = keras_steps(args, jit=args.worker == 'xla', bf16=args.worker in BF16_ROWS)
     warmup, steps = (args.jit_warmup, args.jit_steps) if args.worker == 'xla' else (args.warmup, args.steps)
     infer_walls, _ = time_steps(infer_step, warmup, steps)
     infer_rss = peak_rss_mb()
@@ -204,6 +222,8 @@ def main():
     parser.add_argument('--threads', type=int, default=2, help='TF intra/inter-op threads and torch threads')
     parser.add_argument('--jit', action=argparse.BooleanOptionalAction, default=True,
                         help='also measure the Keras+XLA row (default: yes)')
+    parser.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=True,
+                        help='also measure bf16 rows: Keras mixed_bfloat16 and torch.autocast bfloat16 (default: yes)')
     parser.add_argument('--worker', choices=[name for name, _ in ROWS], help=argparse.SUPPRESS)
     args = parser.parse_args()
     lowest = {'steps': 1, 'jit_steps': 1, 'batch': 1, 'frames': 1, 'threads': 1, 'warmup': 0, 'jit_warmup': 0}
@@ -226,7 +246,7 @@ def main():
           f'{args.warmup} warm-up + {args.steps} timed steps ({args.jit_warmup} + {args.jit_steps} for XLA)')
     results = {}
     for name, label in ROWS:
-        if name == 'xla' and not args.jit:
+        if (name == 'xla' and not args.jit) or (name in BF16_ROWS and not args.bf16):
             continue
         print(f'running {label} ...', flush=True)
         results[name] = run_row(args, name)
