@@ -9,10 +9,11 @@ import tensorflow as tf
 
 import main
 from data_gen import gen_tfrecord_data
+from model.weights import load_pretrained
+from tests.events import scalars
+from tests.tiny_data import TINY_MODEL as TINY, write_tiny_records
 from training import loop
 from training.config import resolve_config
-from model.weights import load_pretrained
-from tests.tiny_data import TINY_MODEL as TINY, write_tiny_records
 
 
 @pytest.fixture(scope='module')
@@ -77,17 +78,6 @@ def test_test_phase_warns_on_data_mode_mismatch(data, tmp_path, capsys):
     assert "was trained on 'prenorm' data" in err and "holds 'raw' data" in err
 
 
-def _scalars(log_dir, tag):
-    """{step: value} of one scalar in a run's TensorBoard event files."""
-    values = {}
-    for path in sorted(log_dir.glob('events.out.tfevents.*')):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                if value.tag == tag:
-                    values[event.step] = float(tf.make_ndarray(value.tensor))
-    return values
-
-
 @pytest.mark.parametrize('flags,compute_dtype', [(['--mixed-precision', 'bf16'], 'bfloat16'),
                                                  (['--mixed-precision', 'fp16'], 'float16'),
                                                  (['--jit'], 'float32')])
@@ -97,9 +87,9 @@ def test_precision_and_xla_train(data, tmp_path, flags, compute_dtype):
     argv = TINY + ['--train-data-path', data / 'train', '--test-data-path', data / 'val', '--num-epochs', 2,
                    '--steps', 1, '--checkpoint-path', tmp_path / 'ckpt', '--log-dir', tmp_path / 'logs'] + flags
     model = main.run(resolve_config([str(a) for a in argv]))
-    losses = _scalars(tmp_path / 'logs', 'train/loss')
+    losses = scalars(tmp_path / 'logs', 'train/loss')
     assert sorted(losses) == list(range(8)) and all(np.isfinite(v) for v in losses.values())
-    lr = _scalars(tmp_path / 'logs', 'train/lr')
+    lr = scalars(tmp_path / 'logs', 'train/lr')
     assert [lr[s] for s in (0, 3, 4, 7)] == pytest.approx([0.05, 0.05, 0.005, 0.005], rel=1e-6)
     assert {block.compute_dtype for block in model.blocks} == {compute_dtype}
     assert model.fcn.compute_dtype == 'float32'

@@ -10,6 +10,7 @@ import tensorflow as tf
 import ensemble
 import main
 from data_gen import gen_pyskl_data, gen_synthetic_data
+from tests.events import scalars
 from training import metrics
 from training.schedule import CosineLR
 
@@ -31,16 +32,6 @@ def annotations(tmp_path_factory):
     return out
 
 
-def _scalars(log_dir, tag):
-    values = {}
-    for path in sorted(log_dir.glob('events.out.tfevents.*')):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
-            for value in event.summary.value:
-                if value.tag == tag:
-                    values[event.step] = float(tf.make_ndarray(value.tensor))
-    return values
-
-
 def test_demo_config_trains_from_the_pickle_then_tests_on_ten_clips(annotations, tmp_path, capsys):
     ckpt, logs = tmp_path / 'ckpt', tmp_path / 'logs'
     paths = ['--train-data-path', annotations, '--test-data-path', annotations, '--checkpoint-path', ckpt,
@@ -51,11 +42,11 @@ def test_demo_config_trains_from_the_pickle_then_tests_on_ten_clips(annotations,
     assert 'replicas: 1, global batch: 8 (8 per replica), steps per epoch: 3, train samples: 24' in out
     assert 'lr: 0.1 for a global batch of 128, scaled linearly to 0.00625' in out
     assert out.count('eval on 24 samples') == 2  # every epoch, one clip
-    lr = _scalars(logs, 'train/lr')
+    lr = scalars(logs, 'train/lr')
     expected = CosineLR(0.1 * 8 / 128, 6)
     assert [lr[s] for s in range(6)] == pytest.approx([float(expected(s)) for s in range(6)], rel=1e-6)
     assert lr[0] == pytest.approx(0.00625) and lr[5] < lr[3] < lr[0]
-    assert all(np.isfinite(v) for v in _scalars(logs, 'train/loss').values())
+    assert all(np.isfinite(v) for v in scalars(logs, 'train/loss').values())
 
     scores = tmp_path / 'scores.pkl'
     assert main.main(['--phase', 'test', '--weights', str(ckpt), '--test-data-path', str(annotations),
