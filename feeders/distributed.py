@@ -11,18 +11,19 @@ from feeders.pyskl_feeder import make_pyskl_dataset, read_pyskl_meta
 from feeders.tfrecord_feeder import make_tfrecord_dataset, read_dataset_meta, shard_files
 
 
-def open_source(path, label_path=None, split=None, clip_len=100, feats=('j',)):
+def open_source(path, label_path=None, split=None, clip_len=100, feats=('j',), layout=None):
     """The meta of the data at `path` (read_dataset_meta's keys) plus 'source': (kind, path, label_path or split).
 
     `path` is a folder of TFRecord shards, a {part}_data_{stream}.npy (labels: `label_path`, by default the
     {part}_label.pkl beside it), or a PYSKL annotation pickle (`split` of it, sampled to `clip_len` frames, the
-    feature streams `feats`). Raises ValueError or FileNotFoundError whose message names the bad file.
+    feature streams `feats`; `layout` the run's, None for PYSKL's by V). Raises ValueError or FileNotFoundError
+    whose message names the bad file.
     """
     if path.endswith('.pkl'):
         if split is None:
             raise ValueError('a PYSKL annotation pickle needs its split (--train-split / --test-split, YAML '
                              '*_feeder_args.split), e.g. xsub_train')
-        meta = read_pyskl_meta(path, split, clip_len, tuple(feats))
+        meta = read_pyskl_meta(path, split, clip_len, tuple(feats), layout=layout)
         return dict(meta, feats=tuple(feats), source=('pyskl', path, split))
     if path.endswith('.npy'):
         return dict(read_npy_meta(path, label_path), source=('npy', path, label_path))

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from feeders import pyskl_annotations, pyskl_sampling, pyskl_transforms
+from graphs import LayoutError, get_layout
 
 # (kind, V) -> the layout GenSkeFeat uses: PYSKL's 'nturgb+d', 'coco' (HRNet 2D), 'openpose'.
 LAYOUTS = {('3d', 25): 'ntu-rgb+d-pyskl', ('2d', 17): 'coco', ('2d', 18): 'openpose'}
@@ -31,12 +32,13 @@ _MOTION = ('jm', 'bm')
 _PLAN_CHUNK = 256  # samples per pre_normalize_3d_plan call at load: bounds the zero-padded copy
 
 
-def read_pyskl_meta(ann_file, split, clip_len=100, feats=('j',), num_person=2):
+def read_pyskl_meta(ann_file, split, clip_len=100, feats=('j',), num_person=2, layout=None):
     """The meta of one split of a PYSKL pickle, in feeders.tfrecord_feeder.read_dataset_meta's keys.
 
     Returns {'num_samples', 'sample_shape' [C, clip_len, V, num_person] (C = 3 per feat: x, y, z or x, y,
     score), 'num_class' (over the whole file, so a test split missing a class still matches the model),
     'data_mode': 'pyskl3d'|'pyskl2d', 'max_frame': clip_len, 'layout'}. Reads and checks the whole file.
+    layout: the run's (a name or a layout dict) when it has one; None: PYSKL's layout for the kind and V.
     """
     info = pyskl_annotations.describe(ann_file)
     if split not in info['splits']:
@@ -46,11 +48,11 @@ def read_pyskl_meta(ann_file, split, clip_len=100, feats=('j',), num_person=2):
     return {'num_samples': info['splits'][split],
             'sample_shape': [3 * len(feats), clip_len, info['num_node'], num_person],
             'num_class': info['num_class'], 'data_mode': DATA_MODES[info['kind']], 'max_frame': clip_len,
-            'layout': _layout(ann_file, info['kind'], info['num_node'])}
+            'layout': _layout(ann_file, info['kind'], info['num_node'], layout)}
 
 
 def make_pyskl_dataset(ann_file, split, global_batch, training, input_context=None, seed=None, clip_len=100,
-                       num_clips=1, feats=('j',), layout='ntu-rgb+d-pyskl', num_person=2):
+                       num_clips=1, feats=('j',), layout=None, num_person=2):
     """Batches of PYSKL's recipe from `split` of the pickle `ann_file`.
 
     Args:
@@ -62,8 +64,9 @@ def make_pyskl_dataset(ann_file, split, global_batch, training, input_context=No
             (seed 255), the remainder kept, yields (x, label, name).
         seed: makes the order and the training clips reproducible; None draws fresh ones.
         feats: GenSkeFeat's streams, some of 'j', 'b', 'jm', 'bm', concatenated on channels in this order.
-        layout: the skeleton layout, checked against the file: 'ntu-rgb+d-pyskl' (3D), 'coco' or
-            'openpose' (2D).
+        layout: the skeleton layout, checked against the file's V; None: PYSKL's for the file's kind and V,
+            'ntu-rgb+d-pyskl' (3D), 'coco' or 'openpose' (2D). A user's layout (a dict, graphs.layout_from_dict)
+            takes 2D keypoints; its bones are each joint minus its parent.
     Shape:
         training: x float32 (B, C, clip_len, V, num_person), label int64 (B,);
         test: x float32 (B, num_clips, C, clip_len, V, num_person) (always with the clip axis: the model
@@ -74,10 +77,7 @@ def make_pyskl_dataset(ann_file, split, global_batch, training, input_context=No
     _check_feats(feats)
     if training and num_clips != 1:
         raise ValueError(f'training takes one random clip per sample; got num_clips={num_clips}')
-    store = _Store(ann_file, split, num_person)
-    if layout != store.layout:
-        raise ValueError(f'{ann_file}: {store.kind} keypoints with V = {store.num_node} joints are layout '
-                         f'{store.layout!r}, not {layout!r}')
+    store = _Store(ann_file, split, num_person, layout)
     indices = tf.data.Dataset.range(store.num_samples)
     if input_context is not None:
         indices = indices.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
@@ -104,12 +104,29 @@ def _check_feats(feats):
         raise ValueError(f"feats must be distinct names among {', '.join(pyskl_transforms.FEATS)}; got {list(feats)}")
 
 
-def _layout(path, kind, num_node):
-    if (kind, num_node) not in LAYOUTS:
-        known = ', '.join(f'{k} V={v}' for k, v in LAYOUTS)
-        raise pyskl_annotations.AnnotationError(f'{path}: no skeleton layout for {kind} keypoints with '
-                                                f'V = {num_node} joints (known: {known})')
-    return LAYOUTS[(kind, num_node)]
+def _layout(path, kind, num_node, layout=None):
+    """The layout of the file's keypoints: `layout` checked against them, or PYSKL's for (kind, V)."""
+    if layout is None:
+        if (kind, num_node) not in LAYOUTS:
+            known = ', '.join(f'{k} V={v}' for k, v in LAYOUTS)
+            raise pyskl_annotations.AnnotationError(
+                f'{path}: no shipped skeleton layout for {kind} keypoints with V = {num_node} joints (known: '
+                f'{known}); give yours (model_args.graph_args.layout or --layout-file)')
+        return LAYOUTS[(kind, num_node)]
+    try:
+        spec = get_layout(layout)
+    except LayoutError as error:
+        raise pyskl_annotations.AnnotationError(f'{path}: {error}') from None
+    if spec.num_node != num_node:
+        raise pyskl_annotations.AnnotationError(f'{path}: {kind} keypoints with V = {num_node} joints, but layout '
+                                                f'{spec.name} has {spec.num_node}')
+    if kind == '3d' and (kind, num_node) not in LAYOUTS:
+        # PreNormalize3D turns the body by NTU's spine and shoulder joints (kennymckormick/pyskl:pyskl/datasets/
+        # pipelines/pose_related.py:PreNormalize3D zaxis, xaxis): NTU's 25 joints, whichever edges join them.
+        raise pyskl_annotations.AnnotationError(f'{path}: 3D keypoints of layout {spec.name}: PreNormalize3D is '
+                                                'defined on NTU\'s 25 joints only; give 2D keypoints with scores, '
+                                                'or the samples as a .npy set')
+    return layout
 
 
 class _Store:
@@ -120,13 +137,13 @@ class _Store:
     int64; names (N,) bytes; 3D: center (N, 3) and rotation (N, 3, 3) float32.
     """
 
-    def __init__(self, path, split, num_person):
+    def __init__(self, path, split, num_person, layout=None):
         annotations = pyskl_annotations.load_annotations(path, split)
         if not annotations:
             raise pyskl_annotations.AnnotationError(f'{path}: split {split!r} is empty')
         self.kind = pyskl_annotations.KINDS[annotations[0]['keypoint'].shape[-1]]
         self.num_node = annotations[0]['keypoint'].shape[2]
-        self.layout = _layout(path, self.kind, self.num_node)
+        self.layout = _layout(path, self.kind, self.num_node, layout)
         self.num_samples = len(annotations)
         self.labels = np.array([a['label'] for a in annotations], np.int64)
         self.names = np.array([a['frame_dir'].encode() for a in annotations], object)
@@ -235,7 +252,7 @@ class _Clips:
             x = pyskl_transforms.pre_normalize_3d_frames(x, tf.gather(self.center, index),
                                                          tf.gather(self.rotation, index))
         x = tf.reshape(x, [-1, window, num_node, channels])  # (B * M * K, W, V, C)
-        x = pyskl_transforms.gen_ske_feat(x, store.layout, self.feats)[:, 0]  # (B * M * K, V, C')
+        x = pyskl_transforms.gen_ske_feat(x, store.layout, self.feats, scored=store.kind == '2d')[:, 0]  # (B*M*K, V, C')
         x = tf.reshape(x, [batch, persons, length, num_node, channels * len(self.feats)])  # (B, M, K, V, C')
         if motion:
             is_motion = np.repeat([f in _MOTION for f in self.feats], channels)  # (C',)

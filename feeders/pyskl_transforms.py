@@ -18,6 +18,8 @@ inputs are not rounded. Outputs are float32, as after PYSKL's PoseDecode.
 import numpy as np
 import tensorflow as tf
 
+from graphs import LayoutError, get_layout
+
 # PYSKL's "empty" test, np.isclose(x, 0): |x| <= atol = 1e-8 (rtol times 0 adds nothing).
 _ISCLOSE_ATOL = 1e-8
 # Below these PYSKL's angle_between returns 0 and rotation_matrix the identity.
@@ -269,54 +271,66 @@ def pre_normalize_2d(keypoint, img_shape=(1080, 1920)):
     return round_in(round_in(tf.cast(keypoint, tf.float32) - shift) / half)
 
 
-def _bones(x, layout, round_in):
-    """JointToBone: joint minus its pair joint, the pair's mean score for scored layouts.
+def _bone_pairs(layout):
+    """(joint, parent) pairs: PYSKL's JointToBone table for its layouts, else the layout's own parents."""
+    if isinstance(layout, str) and layout in BONE_PAIRS:
+        return BONE_PAIRS[layout]
+    try:
+        return tuple(enumerate(get_layout(layout).parent))
+    except LayoutError as error:
+        raise ValueError(f'gen_ske_feat: {error}') from None
+
+
+def _bones(x, layout, round_in, scored):
+    """JointToBone: joint minus its pair joint, the pair's mean score when the third channel is a score.
 
     Shape: (M, T, V, C) -> (M, T, V, C) float32.
     """
-    joint, parent = (np.array(p) for p in zip(*BONE_PAIRS[layout]))
+    joint, parent = (np.array(p) for p in zip(*_bone_pairs(layout)))
     order = np.argsort(joint)  # (V,): the pairs listed by joint
     if not np.array_equal(joint[order], np.arange(x.shape[2])):
         raise ValueError(f'gen_ske_feat: layout {layout} has {len(joint)} joints, keypoints have {x.shape[2]}')
     parent = parent[order]
     bone = round_in(x - tf.gather(x, parent, axis=2))
-    if layout in _SCORED and x.shape[-1] == 3:
+    if scored and x.shape[-1] == 3:
         score = round_in(round_in(x[..., 2] + tf.gather(x[..., 2], parent, axis=2)) / 2)  # (M, T, V)
         bone = tf.concat([bone[..., :2], score[..., None]], -1)
     return bone
 
 
-def _motion(x, layout, round_in):
+def _motion(x, scored, round_in):
     """ToMotion: next frame minus this one, zero in the last frame; mean score of the two when scored.
 
     Shape: (M, T, V, C) -> (M, T, V, C) float32.
     """
     motion = round_in(x[:, 1:] - x[:, :-1])  # (M, T - 1, V, C)
-    if layout in _SCORED and x.shape[-1] == 3:
+    if scored and x.shape[-1] == 3:
         score = round_in(round_in(x[:, 1:, :, 2] + x[:, :-1, :, 2]) / 2)  # (M, T - 1, V)
         motion = tf.concat([motion[..., :2], score[..., None]], -1)
     return tf.pad(motion, [[0, 0], [0, 1], [0, 0], [0, 0]])
 
 
-def gen_ske_feat(keypoint, layout='ntu-rgb+d-pyskl', feats=('j',)):
+def gen_ske_feat(keypoint, layout='ntu-rgb+d-pyskl', feats=('j',), scored=None):
     """PYSKL's GenSkeFeat: joints 'j', bones 'b', their motions 'jm', 'bm', concatenated on channels.
 
     For 2D layouts pass (x, y, score) as channels, as PYSKL concatenates keypoint_score first. Bones and
     the joint motion are computed in the input's dtype; the bone motion in float32, as PYSKL's bones are
-    float32 arrays.
+    float32 arrays. layout: PYSKL's (BONE_PAIRS), or any graphs layout (name or dict), whose bones are each
+    joint minus its parent. scored: whether the third channel is a detection score (None: PYSKL's 2D layouts).
     Shape: keypoint (M, T, V, C), C in {2, 3}, V and C static -> (M, T, V, C * len(feats)) float32.
     """
-    if layout not in BONE_PAIRS:
-        raise ValueError(f"gen_ske_feat: unknown layout {layout!r}; valid: {', '.join(BONE_PAIRS)}")
+    _bone_pairs(layout)  # an unknown layout is an error whichever streams are asked for
+    if scored is None:
+        scored = isinstance(layout, str) and layout in _SCORED
     unknown = [f for f in feats if f not in FEATS]
     if unknown or not feats:
         raise ValueError(f"gen_ske_feat: feats must be some of {', '.join(FEATS)}; got {list(feats)}")
     keypoint = tf.convert_to_tensor(keypoint)
     round_in = _rounder(keypoint.dtype)
     joint = tf.cast(keypoint, tf.float32)
-    streams = {'j': lambda: joint, 'b': lambda: _bones(joint, layout, round_in),
-               'jm': lambda: _motion(joint, layout, round_in),
-               'bm': lambda: _motion(_bones(joint, layout, round_in), layout, _rounder(tf.float32))}
+    streams = {'j': lambda: joint, 'b': lambda: _bones(joint, layout, round_in, scored),
+               'jm': lambda: _motion(joint, scored, round_in),
+               'bm': lambda: _motion(_bones(joint, layout, round_in, scored), scored, _rounder(tf.float32))}
     return tf.concat([streams[f]() for f in feats], axis=-1)
 
 

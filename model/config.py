@@ -7,7 +7,7 @@ one model class serves all three.
 """
 import dataclasses
 
-from graphs import LAYOUTS, PARTITIONS
+from graphs import LAYOUTS, PARTITIONS, get_layout
 
 TEMPORAL_PADDINGS = ('symmetric', 'same')
 # The T of the official and the 2019 port's training data (NTU and Kinetics zero-padded to 300 frames): what
@@ -30,7 +30,7 @@ class STGCNConfig:
     num_class: int = 60
     in_channels: int = 3
     num_person: int = 2
-    layout: str = 'ntu-rgb+d'
+    layout: object = 'ntu-rgb+d'  # a shipped layout's name, or a user's layout as graphs.Layout.to_dict() gives it
     partition: str = 'spatial'
     edge_importance: bool = True
     dropout: float = 0.5
@@ -44,7 +44,11 @@ class STGCNConfig:
     def __post_init__(self):
         # A list (from YAML or JSON) is accepted for channels; the frozen config stores a tuple.
         object.__setattr__(self, 'channels', tuple(self.channels))
-        _check_choice('layout', self.layout, LAYOUTS)
+        if isinstance(self.layout, dict):
+            # A user's layout, checked and stored 0-based: the config (and so a checkpoint) rebuilds its graph.
+            object.__setattr__(self, 'layout', get_layout(self.layout).to_dict())
+        else:
+            _check_choice('layout', self.layout, LAYOUTS)
         _check_choice('partition', self.partition, PARTITIONS)
         _check_choice('temporal_padding', self.temporal_padding, TEMPORAL_PADDINGS)
         _check_choice('init', self.init, INITS)
@@ -67,7 +71,7 @@ class STGCNConfig:
 
     def to_dict(self):
         """Plain JSON-ready dict (channels as a list)."""
-        d = dataclasses.asdict(self)
+        d = dataclasses.asdict(self)  # a custom layout's dict is copied deeply
         d['channels'] = list(self.channels)
         return d
 

@@ -36,7 +36,7 @@ def load_layout_file(path):
         line = f':{node.start_mark.line + 1}' if node is not None else ''
         raise LayoutError(f'{path}{line}: a layout file must be a mapping of name, num_node, base, joints, edges, '
                           'center (and optionally parents)')
-    return layout_from_dict(spec, source=path, lines=_lines(node, path))
+    return layout_from_dict(spec, source=path, lines=mapping_lines(node, path))
 
 
 def _read_text(path):
@@ -55,7 +55,7 @@ def _read_text(path):
         raise LayoutError(f'{path}: not a UTF-8 text file') from None
 
 
-def _lines(node, path):
+def mapping_lines(node, path):
     """{key: 1-based line of the key, (key, i): line of item i of a list value} of a mapping node."""
     lines = {}
     for key_node, value_node in node.value:

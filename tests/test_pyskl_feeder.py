@@ -205,7 +205,8 @@ def test_per_replica_batches_with_two_input_pipelines(ntu_pickle):
 # ---- errors ----
 
 @pytest.mark.parametrize('kwargs,needle', [
-    ({'layout': 'coco'}, "3d keypoints with V = 25 joints are layout 'ntu-rgb+d-pyskl', not 'coco'"),
+    ({'layout': 'coco'}, '3d keypoints with V = 25 joints, but layout coco has 17'),
+    ({'layout': 'kinect'}, "unknown graph layout 'kinect'"),
     ({'training': True, 'num_clips': 10}, 'training takes one random clip per sample; got num_clips=10'),
     ({'feats': ('j', 'x')}, "feats must be distinct names among j, b, jm, bm; got ['j', 'x']"),
     ({'split': 'xset_train'}, "no split 'xset_train'"),

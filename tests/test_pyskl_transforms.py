@@ -297,8 +297,21 @@ def test_ntu_bones_follow_the_official_hand_chain():
     assert bone[21] == 21 ** 2 - 22 ** 2 and bone[22] == 22 ** 2 - 7 ** 2 and bone[20] == 0
 
 
+def test_bones_of_a_custom_layout_follow_its_parents():
+    layout = {'name': 'chain', 'num_node': 4, 'base': 0, 'joints': list('abcd'), 'edges': [[1, 0], [2, 1], [3, 1]],
+              'center': 0}
+    x = np.zeros((1, 1, 4, 3), np.float32)
+    x[0, 0, :, 0] = [1, 10, 100, 1000]
+    x[0, 0, :, 2] = [0.2, 0.4, 0.6, 0.8]  # a score channel
+    bone = T.gen_ske_feat(x, layout, ['b'], scored=True).numpy()[0, 0]
+    np.testing.assert_array_equal(bone[:, 0], [0, 9, 90, 990])
+    np.testing.assert_allclose(bone[:, 2], [0.2, 0.3, 0.5, 0.6], rtol=1e-6)  # the pair's mean score
+    plain = T.gen_ske_feat(x, layout, ['b']).numpy()[0, 0]  # a custom layout is not scored unless told
+    np.testing.assert_allclose(plain[:, 2], [0, 0.2, 0.2, 0.4], atol=1e-6)
+
+
 @pytest.mark.parametrize('kwargs,needle', [
-    ({'layout': 'ntu-rgb+d'}, "unknown layout 'ntu-rgb+d'; valid: ntu-rgb+d-pyskl, openpose, coco"),
+    ({'layout': 'kinect'}, "gen_ske_feat: unknown graph layout 'kinect'; valid layouts: ntu-rgb+d, "),
     ({'feats': ['j', 'jb']}, "feats must be some of j, b, jm, bm; got ['j', 'jb']"),
     ({'layout': 'coco'}, 'layout coco has 17 joints, keypoints have 25'),
 ])

@@ -23,9 +23,10 @@ import re
 
 import yaml
 
-from graphs import LAYOUTS, PARTITIONS
+from graphs import LAYOUTS, PARTITIONS, LayoutError, get_layout, layout_from_dict
 from model.config import PRESETS, make_config
 from storage import files
+from storage.layout_file import load_layout_file, mapping_lines
 
 PHASES = ('train', 'test', 'predict', 'export')
 MIXED_PRECISIONS = ('none', 'bf16', 'fp16')
@@ -77,6 +78,10 @@ def _three_widths(v):
 
 def _gpu_list(v):
     return None if all(g >= 0 for g in v) and len(set(v)) == len(v) else 'must be distinct GPU indices >= 0'
+
+
+def _frame_size(v):
+    return None if len(v) == 2 and all(p >= 1 for p in v) else 'must be two pixel counts >= 1: width height'
 
 
 def _dropout(v):
@@ -140,12 +145,27 @@ class RunConfig:
     dropout: float = _option(None, 'model_args.dropout', None, 'float', 'dropout in blocks 2-10', check=_dropout)
     edge_importance: bool = _option(None, 'model_args.edge_importance_weighting', None, 'bool',
                                     'learnable edge importance masks')
-    layout: str = _option(None, 'model_args.graph_args.layout', None, 'str', 'skeleton layout', choices=LAYOUTS)
+    # A shipped layout's name, or a user's layout: a mapping in the YAML (graphs/layout.py layout_from_dict) or
+    # a YAML file (--layout-file, storage/layout_file.py); resolved, it holds the name or the layout's dict.
+    layout: object = _option(None, 'model_args.graph_args.layout', None, 'layout',
+                             f'skeleton layout: {", ".join(LAYOUTS)}, or a mapping (name, num_node, base, '
+                             'joints, edges, center, parents)')
+    layout_file: str = _option(None, 'model_args.graph_args.layout_file', '--layout-file', 'str',
+                               'YAML file of a custom skeleton layout (see docs/files.md)')
     # The graph partition; the official YAML calls it `strategy` (not a tf.distribute strategy).
     partition: str = _option(None, 'model_args.graph_args.strategy', None, 'str', 'graph partition',
                              choices=PARTITIONS)
     weights: str = _option(None, 'weights', '--weights', 'str', 'initial/evaluated weights: official .pth, 2019 TF '
                            "checkpoint, or this project's checkpoint/.weights.h5")
+    # Fine-tuning --weights: a --num-classes other than the weights' re-initialises the classifier only.
+    freeze_backbone: bool = _option(False, 'freeze_backbone', '--freeze-backbone', 'bool',
+                                    'train only the classifier (fcn); data_bn and the ten blocks stay fixed')
+    backbone_lr_mult: float = _option(1.0, 'backbone_lr_mult', '--backbone-lr-mult', 'float',
+                                      'learning-rate multiplier of every layer but the classifier',
+                                      check=_non_negative_float)
+    class_names: str = _option(None, 'class_names', '--class-names', 'str',
+                               'text file of the action names, one per line in label order; stored with the '
+                               'checkpoint and printed by predict')
     base_lr: float = _option(0.1, 'base_lr', '--base-lr', 'float', 'initial learning rate', check=_positive_float)
     # step: the official epoch boundaries (`step`); cosine: PYSKL's annealing to 0, stepped every iteration.
     lr_policy: str = _option('step', 'lr_policy', '--lr-policy', 'str', 'step (x0.1 at the epochs in step) or '
@@ -194,6 +214,13 @@ class RunConfig:
     skeleton: tuple = _option(None, 'skeleton', '--skeleton', 'strs',
                               'predict: raw NTU .skeleton files or folders of them to classify')
     top_k: int = _option(5, 'top_k', '--top-k', 'int', 'predict: how many actions to print', check=_at_least(1))
+    # None: one prediction for the whole recording.
+    window: int = _option(None, 'window', '--window', 'int', 'predict: classify windows of this many frames',
+                          check=_at_least(1))
+    stride: int = _option(None, 'stride', '--stride', 'int', 'predict --window: frames between window starts '
+                          '(default: the window, no overlap)', check=_at_least(1))
+    frame_size: tuple = _option(None, 'frame_size', '--frame-size', 'ints', 'predict: width and height in pixels '
+                                'of 2D pose input that does not record them', check=_frame_size)
     json: bool = _option(False, 'json', '--json', 'bool', 'predict: print the result as JSON')
     export_dir: str = _option(None, 'export_dir', '--export-dir', 'str', 'export: folder of the SavedModel to write')
     export_format: str = _option('savedmodel', 'export_format', '--format', 'str',
@@ -273,6 +300,8 @@ def build_parser():
 
 
 def _show(value):
+    if isinstance(value, dict):  # a custom layout
+        return f'{value["name"]} (custom, {value["num_node"]} joints)'
     return ' '.join(map(str, value)) if isinstance(value, (list, tuple)) else value
 
 
@@ -293,8 +322,23 @@ def resolve_config(argv=None):
         message = _check(o, values[name])
         if message:
             raise ConfigError(f'{o.flag} {_show(value)}: {message}')
+    _resolve_layout_file(values, where)
     _check_together(values, where)
     return RunConfig(config=config_path, **values)
+
+
+def _resolve_layout_file(values, where):
+    """--layout-file (or graph_args.layout_file) read into `layout` as the layout's dict; both given is an error."""
+    path = values['layout_file']
+    if path is None:
+        return
+    if values['layout'] is not None:
+        raise ConfigError(f'{where["layout_file"]} {path} and {where["layout"]}: give one layout, not both')
+    try:
+        values['layout'] = load_layout_file(path).to_dict()
+    except LayoutError as error:
+        raise ConfigError(f'{where["layout_file"]}: {error}') from None
+    where['layout'] = where['layout_file']
 
 
 def _check(o, value):
@@ -376,11 +420,29 @@ def _walk(node, data, prefix, path, found):
             _walk(value_node, value, key + '.', path, found)
         else:
             o = _BY_YAML[key]
-            value = _from_yaml(o, value, f'{path}:{line}: {key}')
+            if o.kind == 'layout':
+                value = _layout_from_yaml(value, value_node, path, line, key)
+            else:
+                value = _from_yaml(o, value, f'{path}:{line}: {key}')
             message = _check(o, value)
             if message:
                 raise ConfigError(f'{path}:{line}: {key} {_show(value)}: {message}')
             found[o.name] = (value, line)
+
+
+def _layout_from_yaml(value, node, path, line, key):
+    """model_args.graph_args.layout: a shipped layout's name, or a mapping checked as a layout file is (its
+    errors name the line of the bad layout key). Returns the name or the layout's dict (0-based)."""
+    if isinstance(value, str) and value in LAYOUTS:
+        return value
+    if isinstance(node, yaml.MappingNode):
+        try:
+            return layout_from_dict(value, source=path, lines=mapping_lines(node, path)).to_dict()
+        except LayoutError as error:
+            raise ConfigError(f'{key}: {error}' if str(error).startswith(path) else f'{path}:{line}: {key}: {error}') \
+                from None
+    raise ConfigError(f'{path}:{line}: {key} {_show(value)}: must be one of {", ".join(LAYOUTS)}, or a mapping of name, '
+                      'num_node, base, joints, edges, center (and optionally parents)')
 
 
 def _suggest(key):
@@ -426,6 +488,8 @@ def to_yaml_dict(cfg):
     out = {}
     for o in OPTIONS:
         value = getattr(cfg, o.name)
+        if o.name == 'layout_file':
+            value = None  # its layout is written out under layout: the config file stands alone
         *groups, leaf = o.yaml.split('.')
         target = out
         for group in groups:

@@ -16,7 +16,7 @@ def open_data(cfg, part):
     path, flag = getattr(cfg, f'{part}_data_path'), f'--{part}-data-path'
     try:
         return open_source(path, getattr(cfg, f'{part}_label_path'), getattr(cfg, f'{part}_split'), cfg.clip_len,
-                           STREAM_FEATS[cfg.stream])
+                           STREAM_FEATS[cfg.stream], layout=cfg.layout)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(f'{flag} {path}: {err}') from None
 
