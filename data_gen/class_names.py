@@ -25,3 +25,16 @@ def class_names(num_class, data_mode=None):
     the list (a dataset of the user's own)."""
     known = kinetics_names() if data_mode == 'kinetics' else ACTION_NAMES
     return [known[c] if c < len(known) else f'class {c}' for c in range(num_class)]
+
+
+def model_class_names(meta, num_class):
+    """The names a model's predictions are printed with: the user's (meta['class_names'], stored with weights
+    trained with --class-names) when it has them, else class_names(num_class, meta['data_mode']).
+
+    meta: model.meta (or a checkpoint's meta dict); None or {} for a model without one.
+    """
+    meta = meta or {}
+    names = meta.get('class_names')
+    if names:
+        return list(names)
+    return class_names(num_class, meta.get('data_mode'))

@@ -12,7 +12,7 @@ import collections
 import numpy as np
 from scipy.special import softmax
 
-from data_gen.class_names import class_names
+from data_gen.class_names import model_class_names
 from model.errors import WeightsError
 from serving import ServingError
 
@@ -72,7 +72,7 @@ def classify(model, clip, max_frame, k=TOP_K):
         clip = np.pad(clip, ((0, 0), (0, max_frame - length), (0, 0), (0, 0)))  # (C, max_frame, V, M)
     logits = np.asarray(model(clip[None], training=False))[0]  # (num_class,)
     probs = softmax(logits.astype(np.float64))
-    names = class_names(len(probs), (getattr(model, 'meta', None) or {}).get('data_mode'))
+    names = model_class_names(getattr(model, 'meta', None), len(probs))
     labels = np.argsort(-probs, kind='stable')[:k]
     return [{'label': int(c), 'action': names[c], 'prob': float(probs[c])} for c in labels]
 
