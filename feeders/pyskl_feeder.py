@@ -5,14 +5,16 @@ Loading, once per dataset: the split's annotations (feeders/pyskl_annotations.py
 frames-first array in the pickle's dtype. PreNormalize3D and PreNormalize2D draw nothing at random, so what
 they decide is decided here, once, with the TF ops of feeders/pyskl_transforms.py:
   3D: pre_normalize_3d_plan (person order, kept frames, centre, rotation); only the kept frames are stored,
-      persons in the new order, with each sample's centre and rotation.
+      persons in the new order, already centred (pre_normalize_3d_centre: pointwise per frame and exact in the
+      keypoints' dtype, so doing it once here changes no bit), with each sample's rotation.
   2D: PreNormalize2D (pointwise, one call per image shape), then the score as the third channel, as
       GenSkeFeat concatenates it.
 Per batch, in parallel tf.data maps: clip indices (training: train_clip_indices with a stateless seed per
 batch; test: PYSKL's seed-255 clips, test_clip_indices of each sample's kept-frame count) -> the clip frames
 gathered by one tf.numpy_function (the array stays in numpy: a graph constant cannot exceed 2 GB) -> 3D:
-pre_normalize_3d_frames on those frames only -> gen_ske_feat -> format_gcn_input. Doing the per-sample
-decisions once, and then touching only the sampled frames, is what makes the pipeline fast.
+pre_normalize_3d_rotate on those frames only -> gen_ske_feat -> format_gcn_input. Doing the per-sample
+decisions and the float16 centring once, and then touching only the sampled frames, is what makes the
+pipeline fast (bench/bench_pyskl_feeder.py).
 
 Memory: the stored frames take F x M x V x C x itemsize bytes, F the split's kept frames, M the persons
 stored (3D: 2 when any sample has two; 2D: at most num_person), float16 in PYSKL's pickles (150 bytes a
@@ -133,8 +135,8 @@ class _Store:
     """One split packed in memory, what PreNormalize3D/2D decide already applied (numpy arrays).
 
     frames (F, M, V, C): sample i's frames are frames[starts[i]:starts[i] + lengths[i]] (3D: the kept
-    frames in the new person order; 2D: every frame, pre-normalised, C = 3 with the score); labels (N,)
-    int64; names (N,) bytes; 3D: center (N, 3) and rotation (N, 3, 3) float32.
+    frames in the new person order, centred; 2D: every frame, pre-normalised, C = 3 with the score); labels
+    (N,) int64; names (N,) bytes; 3D: rotation (N, 3, 3) float32 (2D: None).
     """
 
     def __init__(self, path, split, num_person, layout=None):
@@ -160,24 +162,28 @@ class _Store:
             raise pyskl_annotations.AnnotationError(f'{path}: frame_dir {where!r}: {persons} persons; '
                                                     'PreNormalize3D takes 1 or 2')
         dtype = np.result_type(*{a['keypoint'].dtype for a in annotations})
-        plan = tf.function(pyskl_transforms.pre_normalize_3d_plan, input_signature=[
+        # No Python control flow on tensors in these two: autograph's source conversion would only cost seconds.
+        plan = tf.function(pyskl_transforms.pre_normalize_3d_plan, autograph=False, input_signature=[
             tf.TensorSpec((None, persons, None, self.num_node, 3), dtype), tf.TensorSpec((None,), tf.int32)])
-        frames, lengths, centers, rotations = [], [], [], []
+        centre = tf.function(pyskl_transforms.pre_normalize_3d_centre, autograph=False, input_signature=[
+            tf.TensorSpec((None, persons, self.num_node, 3), dtype), tf.TensorSpec((None, 3), tf.float32)])
+        frames, lengths, rotations = [], [], []
         for first in range(0, len(annotations), _PLAN_CHUNK):
             chunk = [a['keypoint'] for a in annotations[first:first + _PLAN_CHUNK]]
             padded = np.zeros((len(chunk), persons, max(k.shape[1] for k in chunk), self.num_node, 3), dtype)
             for b, keypoint in enumerate(chunk):  # (M, T, V, 3), zeros after T and for a missing second person
                 padded[b, :keypoint.shape[0], :keypoint.shape[1]] = keypoint
             order, kept, count, center, rotation = (t.numpy() for t in plan(padded, [k.shape[1] for k in chunk]))
-            for b in range(len(chunk)):
-                # (M, count, V, 3) -> (count, M, V, 3): frames first, so a sample is a slice of rows
-                frames.append(padded[b][order[b]][:, kept[b, :count[b]]].transpose(1, 0, 2, 3))
+            # (M, count, V, 3) -> (count, M, V, 3): frames first, so a sample is a slice of rows
+            rows = np.concatenate([padded[b][order[b]][:, kept[b, :count[b]]].transpose(1, 0, 2, 3)
+                                   for b in range(len(chunk))])
+            # Centring acts on each frame alone and stays in the keypoints' dtype: done here once, not per batch
+            frames.append(centre(rows, np.repeat(center, count, axis=0)).numpy())
             lengths.append(count)
-            centers.append(center)
             rotations.append(rotation)
         self.frames = np.concatenate(frames)
         self.lengths = np.concatenate(lengths).astype(np.int32)
-        self.center, self.rotation = np.concatenate(centers), np.concatenate(rotations)
+        self.rotation = np.concatenate(rotations)
 
     def _pack_2d(self, annotations, num_person):
         persons = min(num_person, max(a['keypoint'].shape[0] for a in annotations))
@@ -201,7 +207,7 @@ class _Store:
             normalised = pyskl_transforms.pre_normalize_2d(points[rows], img_shape).numpy()
             # FormatGCNInput's padding persons are zeros after PreNormalize2D, not normalised zeros
             self.frames[rows, ..., :2] = np.where(present[rows], normalised, 0)
-        self.center = self.rotation = None
+        self.rotation = None
 
 
 class _Clips:
@@ -211,8 +217,8 @@ class _Clips:
         self.store, self.clip_len, self.num_clips, self.feats, self.num_person = (store, clip_len, num_clips,
                                                                                   feats, num_person)
         self.lengths, self.starts = tf.constant(store.lengths), tf.constant(store.starts)
-        if store.center is not None:
-            self.center, self.rotation = tf.constant(store.center), tf.constant(store.rotation)
+        if store.rotation is not None:
+            self.rotation = tf.constant(store.rotation)
         if not training:  # PYSKL's clips for every kept length, numpy's seed-255 draws: (T_max, nc, L)
             self.test_table = tf.constant(pyskl_sampling.test_clip_table(int(store.lengths.max()), clip_len,
                                                                          num_clips))
@@ -248,9 +254,8 @@ class _Clips:
                               stateful=False)
         x = tf.reshape(x, [batch, length * window, persons, num_node, channels])  # (B, K * W, M, V, C)
         x = tf.transpose(x, [0, 2, 1, 3, 4])  # (B, M, K * W, V, C)
-        if store.center is not None:
-            x = pyskl_transforms.pre_normalize_3d_frames(x, tf.gather(self.center, index),
-                                                         tf.gather(self.rotation, index))
+        if store.rotation is not None:  # the stored frames are centred already
+            x = pyskl_transforms.pre_normalize_3d_rotate(x, tf.gather(self.rotation, index))
         x = tf.reshape(x, [-1, window, num_node, channels])  # (B * M * K, W, V, C)
         x = pyskl_transforms.gen_ske_feat(x, store.layout, self.feats, scored=store.kind == '2d')[:, 0]  # (B*M*K, V, C')
         x = tf.reshape(x, [batch, persons, length, num_node, channels * len(self.feats)])  # (B, M, K, V, C')

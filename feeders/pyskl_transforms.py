@@ -158,14 +158,6 @@ def _centre(x, center, round_in):
     return round_in(x - center) * tf.cast(nonzero, tf.float32)
 
 
-def _normalize(x, center, rotation, round_in):
-    """Centre and rotate frames: pointwise per frame, so it commutes with picking frames.
-
-    Shape: x (B, M, K, V, 3) float32, center (B, 3), rotation (B, 3, 3) -> (B, M, K, V, 3) float32.
-    """
-    return tf.einsum('bmtvd,bkd->bmtvk', _centre(x, center, round_in), rotation)
-
-
 def _check_3d(keypoint, rank, name):
     if keypoint.shape.rank != rank or keypoint.shape[-2] is None or keypoint.shape[-1] != 3:
         shape = '(B, M, T, V, 3)' if rank == 5 else '(M, T, V, 3)'
@@ -193,11 +185,37 @@ def pre_normalize_3d_frames(frames, center, rotation):
     """PreNormalize3D's centring and rotation of frames, with a sample's plan (pre_normalize_3d_plan).
 
     Centring is computed in the frames' dtype, which must be the keypoints' dtype the plan was taken from.
+    Both steps act on each frame alone, so they commute with picking frames.
     Shape: frames (B, M, K, V, 3) float16 or float32, center (B, 3), rotation (B, 3, 3)
         -> (B, M, K, V, 3) float32.
     """
     frames = tf.convert_to_tensor(frames)
-    return _normalize(tf.cast(frames, tf.float32), center, rotation, _rounder(frames.dtype))
+    return _rotate(_centre(tf.cast(frames, tf.float32), center, _rounder(frames.dtype)), rotation)
+
+
+def pre_normalize_3d_centre(frames, center):
+    """PreNormalize3D's centring alone: x - center in the frames' dtype, joints that are all zero left at zero.
+
+    The result is returned in the frames' dtype, which holds it exactly (a float16 difference is rounded to
+    float16), so a feeder can centre its stored frames once, at load, and rotate the sampled ones per batch:
+    pre_normalize_3d_rotate(pre_normalize_3d_centre(x, c), r) is pre_normalize_3d_frames(x, c, r) bit for bit.
+    Shape: frames (B, ..., V, 3) float16 or float32, center (B, 3) float32 -> frames' shape and dtype.
+    """
+    frames = tf.convert_to_tensor(frames)
+    return tf.cast(_centre(tf.cast(frames, tf.float32), center, _rounder(frames.dtype)), frames.dtype)
+
+
+def pre_normalize_3d_rotate(centred, rotation):
+    """PreNormalize3D's rotations (z, then x, as one matrix) of centred frames, in float32.
+
+    Shape: centred (B, M, K, V, 3) float16 or float32, rotation (B, 3, 3) -> (B, M, K, V, 3) float32.
+    """
+    return _rotate(tf.cast(centred, tf.float32), rotation)
+
+
+def _rotate(x, rotation):
+    """Shape: x (B, M, K, V, 3) float32, rotation (B, 3, 3) -> (B, M, K, V, 3) float32."""
+    return tf.einsum('bmtvd,bkd->bmtvk', x, rotation)
 
 
 def _prepare_3d(keypoint, num_frames, name):
@@ -354,8 +372,9 @@ def format_gcn_input(keypoint, num_person=2, num_clips=1):
     """
     x = tf.cast(keypoint, tf.float32)[..., :num_person, :, :, :]
     lead = x.shape.rank - 4  # 0 for one sample, 1 for a batch
-    pad = num_person - tf.shape(x)[lead]
-    x = tf.pad(x, [[0, 0]] * lead + [[0, pad], [0, 0], [0, 0], [0, 0]])  # (..., num_person, T, V, C)
+    if x.shape[lead] != num_person:  # a pad of nothing would still copy the whole batch
+        pad = num_person - tf.shape(x)[lead]
+        x = tf.pad(x, [[0, 0]] * lead + [[0, pad], [0, 0], [0, 0], [0, 0]])  # (..., num_person, T, V, C)
     dims = [d if d is not None else tf.shape(x)[i] for i, d in enumerate(x.shape)]  # static where known
     frames = dims[lead + 1]
     tf.debugging.assert_equal(frames % num_clips, 0, message='format_gcn_input: T must split into num_clips')

@@ -415,3 +415,22 @@ def test_plan_then_frames_equals_pre_normalize_3d_clips():
     for b, name in enumerate(BATCH_NAMES):
         pyskl = _pyskl_pre_normalize_3d(SAMPLES[name])
         np.testing.assert_allclose(ours[b, :pyskl.shape[0]], pyskl[:, inds[b].numpy()], rtol=0, atol=ATOL)
+
+
+@pytest.mark.parametrize('dtype', [np.float16, np.float32])
+def test_centre_once_then_rotate_is_pre_normalize_3d_frames_bit_for_bit(dtype):
+    """The feeder centres its stored frames at load and rotates the sampled ones per batch: every bit (the sign
+    of every zero too) is what pre_normalize_3d_frames gives, and the centred frames keep the input's dtype."""
+    batch, num_frames = _padded_batch(BATCH_NAMES)
+    batch = batch.astype(dtype)
+    _, _, _, center, rotation = T.pre_normalize_3d_plan(batch, num_frames)
+    centred = T.pre_normalize_3d_centre(batch, center)
+    assert centred.dtype == dtype
+    ours = T.pre_normalize_3d_rotate(centred, rotation).numpy()
+    expected = T.pre_normalize_3d_frames(batch, center, rotation).numpy()
+    assert ours.dtype == np.float32 and ours.tobytes() == expected.tobytes()
+    stored = centred.numpy()
+    assert np.signbit(stored[stored == 0]).any()  # negative zeros (masked joints left of the centre) are kept
+    rows = tf.reshape(tf.transpose(batch, [0, 2, 1, 3, 4]), [-1, 2, 25, 3])  # (B * T, M, V, 3), frames first
+    by_row = T.pre_normalize_3d_centre(rows, tf.repeat(center, batch.shape[2], axis=0))  # a centre per frame
+    assert by_row.numpy().tobytes() == tf.reshape(tf.transpose(centred, [0, 2, 1, 3, 4]), [-1, 2, 25, 3]).numpy().tobytes()
