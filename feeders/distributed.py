@@ -1,6 +1,6 @@
-"""A training or test set as main.py names it (a folder of TFRecord shards, a .npy with its label pickle, or a
-split of a PYSKL annotation pickle), and its distributed dataset: each input pipeline reads its own shard of
-files (TFRecords) or of samples (.npy, PYSKL).
+"""A training or test set as main.py names it (a folder of TFRecord shards, a .npy with its label pickle, a
+split of a PYSKL annotation pickle, or a folder of such a split's shards), and its distributed dataset: each
+input pipeline reads its own shard of files (TFRecords, PYSKL shards) or of samples (.npy, PYSKL pickles).
 """
 import os
 
@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from feeders.npy_feeder import make_npy_dataset, read_npy_meta
 from feeders.pyskl_feeder import make_pyskl_dataset, read_pyskl_meta
+from feeders.pyskl_records import is_shard_folder
 from feeders.tfrecord_feeder import make_tfrecord_dataset, read_dataset_meta, shard_files
 
 
@@ -15,12 +16,13 @@ def open_source(path, label_path=None, split=None, clip_len=100, feats=('j',), l
     """The meta of the data at `path` (read_dataset_meta's keys) plus 'source': (kind, path, label_path or split).
 
     `path` is a folder of TFRecord shards, a {part}_data_{stream}.npy (labels: `label_path`, by default the
-    {part}_label.pkl beside it), or a PYSKL annotation pickle (`split` of it, sampled to `clip_len` frames, the
-    feature streams `feats`; `layout` the run's, None for PYSKL's by V). Raises ValueError or FileNotFoundError
-    whose message names the bad file.
+    {part}_label.pkl beside it), a PYSKL annotation pickle (`split` of it, sampled to `clip_len` frames, the
+    feature streams `feats`; `layout` the run's, None for PYSKL's by V), or a folder of a PYSKL split's shards
+    (data_gen/gen_tfrecord_data.py --ann-file; `split` None or the one it holds; the rest as for the pickle).
+    Raises ValueError or FileNotFoundError whose message names the bad file.
     """
-    if path.endswith('.pkl'):
-        if split is None:
+    if path.endswith('.pkl') or is_shard_folder(path):
+        if split is None and path.endswith('.pkl'):
             raise ValueError('a PYSKL annotation pickle needs its split (--train-split / --test-split, YAML '
                              '*_feeder_args.split), e.g. xsub_train')
         meta = read_pyskl_meta(path, split, clip_len, tuple(feats), layout=layout)

@@ -11,6 +11,8 @@ import numpy as np
 from storage import files
 
 KINDS = {2: '2d', 3: '3d'}  # keypoint channels C -> kind
+# (kind, V) -> the layout of PYSKL's pickles, which GenSkeFeat uses: 'nturgb+d', 'coco' (HRNet 2D), 'openpose'.
+PYSKL_LAYOUTS = {('3d', 25): 'ntu-rgb+d-pyskl', ('2d', 17): 'coco', ('2d', 18): 'openpose'}
 
 
 class AnnotationError(files.StorageError):
@@ -24,15 +26,14 @@ def load_annotations(path, split, num_node=None):
     Shape of each returned annotation: keypoint (M, T, V, C); 2D: keypoint_score (M, T, V).
     """
     splits, by_name = _read(path)
-    if split not in splits:
-        raise AnnotationError(f'{path}: no split {split!r} (the file has: {", ".join(map(str, splits)) or "none"})')
+    return check_annotations(path, _split(path, splits, by_name, split), num_node)
+
+
+def check_annotations(path, annotations, num_node=None):
+    """`annotations` (dicts as in a pickle, read from `path`), each checked as load_annotations checks them;
+    the first bad one is named with `path` in a one-line AnnotationError."""
     check = _Checker(path, num_node)
-    out = []
-    for name in splits[split]:
-        if name not in by_name:
-            raise AnnotationError(f'{path}: frame_dir {name!r} is in split {split!r} but has no annotation')
-        out.append(check(by_name[name]))
-    return out
+    return [check(annotation) for annotation in annotations]
 
 
 def describe(path):
@@ -40,7 +41,25 @@ def describe(path):
 
     Every annotation is checked, and every frame_dir of every split must have one.
     """
+    return _summary(path, *_read(path))
+
+
+def read_split(path, split):
+    """(describe(path), the annotations of `split` in its order), from one read of the file."""
     splits, by_name = _read(path)
+    return _summary(path, splits, by_name), _split(path, splits, by_name, split)
+
+
+def _split(path, splits, by_name, split):
+    if split not in splits:
+        raise AnnotationError(f'{path}: no split {split!r} (the file has: {", ".join(map(str, splits)) or "none"})')
+    missing = next((name for name in splits[split] if name not in by_name), None)
+    if missing is not None:
+        raise AnnotationError(f'{path}: frame_dir {missing!r} is in split {split!r} but has no annotation')
+    return [by_name[name] for name in splits[split]]
+
+
+def _summary(path, splits, by_name):
     check = _Checker(path)
     for annotation in by_name.values():
         check(annotation)

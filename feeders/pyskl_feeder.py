@@ -24,30 +24,38 @@ person-frame for NTU 3D, so 40,091 xsub_train samples x 2 persons x T frames: ab
 import numpy as np
 import tensorflow as tf
 
-from feeders import pyskl_annotations, pyskl_sampling, pyskl_transforms
+from feeders import pyskl_annotations, pyskl_records, pyskl_sampling, pyskl_transforms
+from feeders.tfrecord_feeder import shard_files
 from graphs import LayoutError, get_layout
 
-# (kind, V) -> the layout GenSkeFeat uses: PYSKL's 'nturgb+d', 'coco' (HRNet 2D), 'openpose'.
-LAYOUTS = {('3d', 25): 'ntu-rgb+d-pyskl', ('2d', 17): 'coco', ('2d', 18): 'openpose'}
+LAYOUTS = pyskl_annotations.PYSKL_LAYOUTS
 DATA_MODES = {'3d': 'pyskl3d', '2d': 'pyskl2d'}
 _MOTION = ('jm', 'bm')
 _PLAN_CHUNK = 256  # samples per pre_normalize_3d_plan call at load: bounds the zero-padded copy
 
 
 def read_pyskl_meta(ann_file, split, clip_len=100, feats=('j',), num_person=2, layout=None):
-    """The meta of one split of a PYSKL pickle, in feeders.tfrecord_feeder.read_dataset_meta's keys.
+    """The meta of one split of a PYSKL pickle, or of a folder of its shards (feeders/pyskl_records.py), in
+    feeders.tfrecord_feeder.read_dataset_meta's keys.
 
     Returns {'num_samples', 'sample_shape' [C, clip_len, V, num_person] (C = 3 per feat: x, y, z or x, y,
     score), 'num_class' (over the whole file, so a test split missing a class still matches the model),
-    'data_mode': 'pyskl3d'|'pyskl2d', 'max_frame': clip_len, 'layout'}. Reads and checks the whole file.
+    'data_mode': 'pyskl3d'|'pyskl2d', 'max_frame': clip_len, 'layout'}. A pickle is read and checked whole; a
+    folder's meta.json is read (split: None, or the one it holds).
     layout: the run's (a name or a layout dict) when it has one; None: PYSKL's layout for the kind and V.
     """
-    info = pyskl_annotations.describe(ann_file)
-    if split not in info['splits']:
-        raise pyskl_annotations.AnnotationError(f'{ann_file}: no split {split!r} (the file has: '
-                                                f'{", ".join(info["splits"]) or "none"})')
+    if pyskl_records.is_shard_folder(ann_file):
+        info = pyskl_records.read_meta(ann_file, split)
+        shard_files(ann_file, info)  # a missing or truncated shard is named now, not when the pipeline starts
+        num_samples = info['num_samples']
+    else:
+        info = pyskl_annotations.describe(ann_file)
+        if split not in info['splits']:
+            raise pyskl_annotations.AnnotationError(f'{ann_file}: no split {split!r} (the file has: '
+                                                    f'{", ".join(info["splits"]) or "none"})')
+        num_samples = info['splits'][split]
     _check_feats(feats)
-    return {'num_samples': info['splits'][split],
+    return {'num_samples': num_samples,
             'sample_shape': [3 * len(feats), clip_len, info['num_node'], num_person],
             'num_class': info['num_class'], 'data_mode': DATA_MODES[info['kind']], 'max_frame': clip_len,
             'layout': _layout(ann_file, info['kind'], info['num_node'], layout)}
@@ -55,12 +63,14 @@ def read_pyskl_meta(ann_file, split, clip_len=100, feats=('j',), num_person=2, l
 
 def make_pyskl_dataset(ann_file, split, global_batch, training, input_context=None, seed=None, clip_len=100,
                        num_clips=1, feats=('j',), layout=None, num_person=2):
-    """Batches of PYSKL's recipe from `split` of the pickle `ann_file`.
+    """Batches of PYSKL's recipe from `split` of the pickle `ann_file`, or from a folder of its shards
+    (feeders/pyskl_records.py; split None or the one it holds).
 
     Args:
         global_batch: the global batch size; under tf.distribute (input_context given) each input pipeline
             batches input_context.get_per_replica_batch_size(global_batch) of every num_input_pipelines-th
-            sample.
+            sample of a pickle, or of the samples in every num_input_pipelines-th shard of a folder (the same
+            samples when the number of shards is a multiple of the pipelines').
         training: a random clip per sample (num_clips must be 1), samples reshuffled each epoch, the last
             partial batch dropped, yields (x, label). Otherwise split order, PYSKL's num_clips test clips
             (seed 255), the remainder kept, yields (x, label, name).
@@ -79,9 +89,9 @@ def make_pyskl_dataset(ann_file, split, global_batch, training, input_context=No
     _check_feats(feats)
     if training and num_clips != 1:
         raise ValueError(f'training takes one random clip per sample; got num_clips={num_clips}')
-    store = _Store(ann_file, split, num_person, layout)
+    store, by_file = _load(ann_file, split, num_person, layout, input_context)
     indices = tf.data.Dataset.range(store.num_samples)
-    if input_context is not None:
+    if input_context is not None and not by_file:
         indices = indices.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     replica_batch = input_context.get_per_replica_batch_size(global_batch) if input_context else global_batch
     deterministic = not training or seed is not None
@@ -99,6 +109,22 @@ def make_pyskl_dataset(ann_file, split, global_batch, training, input_context=No
             lambda index: (clips.test(index), tf.gather(labels, index), tf.gather(names, index)),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _load(path, split, num_person, layout, input_context):
+    """(_Store of this input pipeline's samples, whether they were chosen by shard file already).
+
+    A pickle is read whole (every pipeline then takes its share of the samples); a shard folder only in the
+    shards of this pipeline (feeders/pyskl_records.read_shards).
+    """
+    if pyskl_records.is_shard_folder(path):
+        meta = pyskl_records.read_meta(path, split)
+        annotations = pyskl_records.read_shards(path, meta, input_context)
+        return _Store(path, annotations, num_person, layout, persons=meta['max_person']), True
+    annotations = pyskl_annotations.load_annotations(path, split)
+    if not annotations:
+        raise pyskl_annotations.AnnotationError(f'{path}: split {split!r} is empty')
+    return _Store(path, annotations, num_person, layout), False
 
 
 def _check_feats(feats):
@@ -132,17 +158,20 @@ def _layout(path, kind, num_node, layout=None):
 
 
 class _Store:
-    """One split packed in memory, what PreNormalize3D/2D decide already applied (numpy arrays).
+    """One split (or the part an input pipeline reads) packed in memory, what PreNormalize3D/2D decide already
+    applied (numpy arrays).
+
+    annotations: checked annotation dicts (feeders/pyskl_annotations.py) read from `path`. persons: the most
+    persons any sample of the whole split has, when `annotations` are only a part of it (so that every part
+    is packed as the whole split would be); None: theirs.
 
     frames (F, M, V, C): sample i's frames are frames[starts[i]:starts[i] + lengths[i]] (3D: the kept
     frames in the new person order, centred; 2D: every frame, pre-normalised, C = 3 with the score); labels
     (N,) int64; names (N,) bytes; 3D: rotation (N, 3, 3) float32 (2D: None).
     """
 
-    def __init__(self, path, split, num_person, layout=None):
-        annotations = pyskl_annotations.load_annotations(path, split)
-        if not annotations:
-            raise pyskl_annotations.AnnotationError(f'{path}: split {split!r} is empty')
+    def __init__(self, path, annotations, num_person, layout=None, persons=None):
+        persons = persons or max(a['keypoint'].shape[0] for a in annotations)
         self.kind = pyskl_annotations.KINDS[annotations[0]['keypoint'].shape[-1]]
         self.num_node = annotations[0]['keypoint'].shape[2]
         self.layout = _layout(path, self.kind, self.num_node, layout)
@@ -150,13 +179,12 @@ class _Store:
         self.labels = np.array([a['label'] for a in annotations], np.int64)
         self.names = np.array([a['frame_dir'].encode() for a in annotations], object)
         if self.kind == '3d':
-            self._pack_3d(path, annotations)
+            self._pack_3d(path, annotations, persons)
         else:
-            self._pack_2d(annotations, num_person)
+            self._pack_2d(annotations, min(num_person, persons))
         self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64)
 
-    def _pack_3d(self, path, annotations):
-        persons = max(a['keypoint'].shape[0] for a in annotations)
+    def _pack_3d(self, path, annotations, persons):
         if persons > 2:
             where = next(a['frame_dir'] for a in annotations if a['keypoint'].shape[0] == persons)
             raise pyskl_annotations.AnnotationError(f'{path}: frame_dir {where!r}: {persons} persons; '
@@ -185,8 +213,7 @@ class _Store:
         self.lengths = np.concatenate(lengths).astype(np.int32)
         self.rotation = np.concatenate(rotations)
 
-    def _pack_2d(self, annotations, num_person):
-        persons = min(num_person, max(a['keypoint'].shape[0] for a in annotations))
+    def _pack_2d(self, annotations, persons):
         point_dtype = np.result_type(*{a['keypoint'].dtype for a in annotations})
         dtype = np.result_type(point_dtype, *{a['keypoint_score'].dtype for a in annotations})
         self.lengths = np.array([a['total_frames'] for a in annotations], np.int32)

@@ -90,7 +90,9 @@ def _positive_ints(v):
 # Every key any meta.json of this project holds, with its check. Data folders (gen_joint_data, gen_kinetics_data,
 # gen_bone_data, gen_motion_data) write dataset, benchmark, data_mode, max_frame, num_class, layout, parts and
 # streams; TFRecord folders (gen_tfrecord_data) num_samples, num_shards, sample_shape, data_mode, max_frame,
-# num_class and shards; export folders format, preset, data_mode, max_frame, num_class, source.
+# num_class and shards; PYSKL shard folders (gen_tfrecord_data --ann-file) format 'pyskl-shards', kind, num_node,
+# num_class, split, num_samples, num_shards, max_person, layout (when one ships for kind and V) and shards;
+# export folders format, preset, data_mode, max_frame, num_class, source.
 META_SCHEMA = {
     'dataset': (lambda v: isinstance(v, str), 'a string'),
     'benchmark': (lambda v: isinstance(v, str), 'a string'),
@@ -106,6 +108,10 @@ META_SCHEMA = {
     'shards': (lambda v: isinstance(v, dict) and all(
         isinstance(s, dict) and _is_int(s.get('num_records')) and _is_int(s.get('num_bytes')) for s in v.values()),
         'an object {file name: {"num_records": int, "num_bytes": int}}'),
+    'kind': (lambda v: v in ('2d', '3d'), '"2d" or "3d"'),
+    'num_node': (lambda v: _is_int(v) and v >= 1, 'an integer >= 1'),
+    'split': (lambda v: isinstance(v, str), 'a string'),
+    'max_person': (lambda v: _is_int(v) and v >= 1, 'an integer >= 1'),
     'preset': (lambda v: isinstance(v, str), 'a string'),
     'format': (lambda v: isinstance(v, str), 'a string'),
     'source': (lambda v: isinstance(v, str), 'a string'),
