@@ -12,11 +12,12 @@ train_clip_indices (stateless seed per batch and epoch) -> pose_decode -> format
 whole batch at once (per-sample ops in Dataset.map run at about 700 samples/s on 2 cores: TF's per-op cost,
 not the arithmetic, dominates), with TF limited to --threads CPU threads, and prints a table of samples/s
 per epoch. Epoch 0 includes tracing; quote the median of the later ones.
-Target: >= 5,000 samples/s on 2 cores. Measured on the shared 2-core machine (load 1.3-2.5 from other
-work), 8,192 samples, batch 64, clip 100: feeder mode 3,000-7,900 samples/s (median 3,600 on the loaded run;
-3,500-5,800 samples per CPU second), ops mode 3,000 (2,900 per CPU second); four streams 1,100 per CPU second.
-In the feeder, PreNormalize3D's float16 centring (two float16 casts of every value) costs about half the
-per-batch CPU time; the rotation's einsum about a sixth.
+Target: >= 5,000 samples/s on 2 cores. Measured on the shared 2-core machine (load 2-4 from other work),
+8,192 samples, batch 64, clip 100, feeder mode: 5,479 and 7,581 samples/s in two runs (7,500-8,800 per CPU
+second), where the version before PreNormalize3D's float16 centring moved to load time gave 1,892 and 2,691
+(3,200-3,500 per CPU second) alternately with them (README section 9). Ops mode still centres per batch: 3,000
+(2,900 per CPU second). What a feeder batch of 64 costs now, about 7 ms of CPU: the clip indices (two argsorts)
+2, the gather 2, the float16 cast and the rotation's einsum 3.5, the final layout 2.
 """
 import argparse
 import os
