@@ -16,8 +16,8 @@ Target: >= 5,000 samples/s on 2 cores. Measured on the shared 2-core machine (lo
 8,192 samples, batch 64, clip 100, feeder mode: 5,479 and 7,581 samples/s in two runs (7,500-8,800 per CPU
 second), where the version before PreNormalize3D's float16 centring moved to load time gave 1,892 and 2,691
 (3,200-3,500 per CPU second) alternately with them (README section 9). Ops mode still centres per batch: 3,000
-(2,900 per CPU second). What a feeder batch of 64 costs now, about 7 ms of CPU: the clip indices (two argsorts)
-2, the gather 2, the float16 cast and the rotation's einsum 3.5, the final layout 2.
+(2,900 per CPU second). A feeder batch of 64 now costs about 8 ms of CPU; timed one by one, the clip indices
+(two argsorts) take about 2, the gather 2, the float16 cast and the rotation's einsum 3.5, the final layout 2.
 """
 import argparse
 import os

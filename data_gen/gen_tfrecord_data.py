@@ -47,9 +47,10 @@ from tqdm import tqdm
 if __package__ in (None, ''):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from feeders import pyskl_annotations  # noqa: E402  (numpy only)
 from storage import files  # noqa: E402
 
-# TensorFlow is imported inside the two functions that write records, after the inputs are checked:
+# TensorFlow is imported inside the functions that write records, after the inputs are checked:
 # importing it logs several lines to stderr, which would bury the one-line error of a bad input.
 
 CHUNK = 256  # samples read from the memmap at once: ~46 MB at (3, 300, 25, 2)
@@ -278,7 +279,6 @@ def convert(args, data_path, label_path, dest):
 
 def convert_pyskl(ann_file, split, dest, requested_shards):
     """One split of a PYSKL annotation pickle -> shards + meta.json in `dest` (feeders/pyskl_records.py)."""
-    from feeders import pyskl_annotations  # numpy only: errors stay one line
     if split is None:
         splits = pyskl_annotations.describe(ann_file)['splits']
         raise InputError(f'{ann_file}: give --split, one of the file\'s splits: {", ".join(splits) or "none"}')
@@ -311,7 +311,7 @@ def convert_pyskl(ann_file, split, dest, requested_shards):
                 writer.write(pyskl_records.serialize_annotation(annotations[i], i, keypoint_dtype, score_dtype))
                 bar.update(1)
 
-    groups = [range(k, len(annotations), num_shards) for k in range(num_shards)]  # pyskl_records.shard_of
+    groups = [range(k, len(annotations), num_shards) for k in range(num_shards)]  # sample i in shard i % num_shards
     shards = write_shard_set(dest, split, groups, write)
     meta = {'format': pyskl_records.FORMAT, 'kind': kind, 'num_node': num_node, 'num_class': info['num_class'],
             'split': split, 'num_samples': len(annotations), 'num_shards': num_shards, 'max_person': max_person,

@@ -29,11 +29,6 @@ from storage import files
 FORMAT = 'pyskl-shards'  # meta.json "format" of such a folder
 
 
-def shard_of(index, num_shards):
-    """The shard a split's sample `index` is written to (round robin; see the module docstring)."""
-    return index % num_shards
-
-
 def serialize_annotation(annotation, index, keypoint_dtype, score_dtype=None):
     """One annotation (checked by feeders/pyskl_annotations.py) as the bytes of a tf.train.Example.
 
@@ -60,6 +55,27 @@ def _bytes(value):
 
 def _ints(values):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+
+
+META_KEYS = ('format', 'kind', 'num_node', 'num_class', 'split', 'num_samples', 'num_shards', 'max_person', 'shards')
+
+
+def is_shard_folder(path):
+    """Whether `path` is a folder whose meta.json says it holds PYSKL samples (format 'pyskl-shards')."""
+    return os.path.isdir(path) and files.read_meta(path).get('format') == FORMAT
+
+
+def read_meta(folder, split=None):
+    """The folder's meta.json, with every key of META_KEYS; `split`, when given, must be the one it holds."""
+    meta = files.read_meta(folder, required=META_KEYS)
+    if meta['format'] != FORMAT:
+        raise ValueError(f'{files.meta_path(folder)}: format {meta["format"]!r}, expected {FORMAT!r}')
+    if meta['kind'] == '3d' and meta['max_person'] > 2:  # gen_tfrecord_data refuses them: an edited meta.json
+        raise ValueError(f'{files.meta_path(folder)}: max_person {meta["max_person"]}; PreNormalize3D takes 1 or 2')
+    if split is not None and split != meta['split']:
+        raise ValueError(f'{folder}: holds split {meta["split"]!r} (meta.json), not {split!r}; convert that split '
+                         'with data_gen/gen_tfrecord_data.py --ann-file FILE --split NAME')
+    return meta
 
 
 def read_shards(folder, meta, input_context=None):
@@ -90,7 +106,8 @@ def read_shards(folder, meta, input_context=None):
     if (len(set(indices)) != len(indices) or len({a['frame_dir'] for a in records}) != len(records)
             or (indices and not 0 <= indices[0] <= indices[-1] < meta['num_samples'])):
         raise ValueError(f'{folder}: records repeat (a split index or a name) or index beyond num_samples '
-                         f'{meta["num_samples"]} in meta.json: regenerate with data_gen/gen_tfrecord_data.py --ann-file')
+                         f'{meta["num_samples"]} in meta.json: regenerate with data_gen/gen_tfrecord_data.py '
+                         '--ann-file')
     return records
 
 
@@ -123,23 +140,3 @@ def _tensor(feature):
     """A serialize_tensor feature as a numpy array (one protobuf parse: no TF op per record)."""
     return tf.make_ndarray(tensor_pb2.TensorProto.FromString(feature.bytes_list.value[0]))
 
-
-META_KEYS = ('format', 'kind', 'num_node', 'num_class', 'split', 'num_samples', 'num_shards', 'max_person', 'shards')
-
-
-def is_shard_folder(path):
-    """Whether `path` is a folder whose meta.json says it holds PYSKL samples (format 'pyskl-shards')."""
-    return os.path.isdir(path) and files.read_meta(path).get('format') == FORMAT
-
-
-def read_meta(folder, split=None):
-    """The folder's meta.json, with every key of META_KEYS; `split`, when given, must be the one it holds."""
-    meta = files.read_meta(folder, required=META_KEYS)
-    if meta['format'] != FORMAT:
-        raise ValueError(f'{files.meta_path(folder)}: format {meta["format"]!r}, expected {FORMAT!r}')
-    if meta['kind'] == '3d' and meta['max_person'] > 2:  # gen_tfrecord_data refuses them: an edited meta.json
-        raise ValueError(f'{files.meta_path(folder)}: max_person {meta["max_person"]}; PreNormalize3D takes 1 or 2')
-    if split is not None and split != meta['split']:
-        raise ValueError(f'{folder}: holds split {meta["split"]!r} (meta.json), not {split!r}; convert that split '
-                         'with data_gen/gen_tfrecord_data.py --ann-file FILE --split NAME')
-    return meta

@@ -73,7 +73,8 @@ def test_records_hold_every_sample_as_the_pickle_does(ntu_pickle, shards):  # no
             annotation = by_name[name]
             assert split['all'][index] == name and index % 4 == k  # sample i in shard i % num_shards
             assert keypoint.shape == annotation['keypoint'].shape and int(example['total_frames']) == keypoint.shape[1]
-            assert keypoint.tobytes() == annotation['keypoint'].tobytes() and int(example['label']) == annotation['label']
+            assert keypoint.tobytes() == annotation['keypoint'].tobytes()
+            assert int(example['label']) == annotation['label']
             seen.append(index)
     assert sorted(seen) == list(range(24))
     assert {a['keypoint'].shape[0] for a in by_name.values()} == {1, 2}  # one- and two-person samples both met
@@ -131,7 +132,7 @@ def test_two_input_pipelines_read_their_own_shards_and_get_the_pickles_samples(n
         assert [len(batch[1]) for batch in ours] == [2] * 6
 
 
-def test_with_shards_not_a_multiple_of_the_pipelines_each_reads_whole_shards(ntu_pickle, shards, tmp_path):  # noqa: F811
+def test_shards_not_a_multiple_of_the_pipelines_are_read_whole(ntu_pickle, shards, tmp_path):  # noqa: F811
     """With 3 shards, pipeline 0 reads shards 0 and 2 (samples i with i % 3 in {0, 2}), pipeline 1 shard 1:
     other samples than a pickle's pipelines take, but each pipeline's batches are the pickle's over exactly
     its samples, in split order."""
@@ -172,7 +173,8 @@ def test_main_trains_and_tests_from_shards(ntu_pickle, tmp_path, capsys):  # noq
         '--save-scores', trained, '--no-progress']]) == 0
     out = capsys.readouterr().out
     train_samples = len(ntu_pickle[2]['xsub_train'])
-    assert f'steps per epoch: {train_samples // 8}, train samples: {train_samples}' in out and 'eval on 7 samples' in out
+    assert f'steps per epoch: {train_samples // 8}, train samples: {train_samples}' in out
+    assert 'eval on 7 samples' in out
     assert main.main([str(a) for a in [
         '--phase', 'test', '--weights', ckpt, '--test-data-path', path, '--test-split', 'xsub_val', '--clip-len', 32,
         '--batch-size', 8, '--log-dir', tmp_path / 'test_logs', '--save-scores', tested, '--no-progress']]) == 0

@@ -431,6 +431,7 @@ def test_centre_once_then_rotate_is_pre_normalize_3d_frames_bit_for_bit(dtype):
     assert ours.dtype == np.float32 and ours.tobytes() == expected.tobytes()
     stored = centred.numpy()
     assert np.signbit(stored[stored == 0]).any()  # negative zeros (masked joints left of the centre) are kept
-    rows = tf.reshape(tf.transpose(batch, [0, 2, 1, 3, 4]), [-1, 2, 25, 3])  # (B * T, M, V, 3), frames first
-    by_row = T.pre_normalize_3d_centre(rows, tf.repeat(center, batch.shape[2], axis=0))  # a centre per frame
-    assert by_row.numpy().tobytes() == tf.reshape(tf.transpose(centred, [0, 2, 1, 3, 4]), [-1, 2, 25, 3]).numpy().tobytes()
+    def frames_first(x):  # (B, M, T, V, 3) -> (B * T, M, V, 3), as the feeder stores frames
+        return tf.reshape(tf.transpose(x, [0, 2, 1, 3, 4]), [-1, 2, 25, 3])
+    by_row = T.pre_normalize_3d_centre(frames_first(batch), tf.repeat(center, batch.shape[2], axis=0))
+    assert by_row.numpy().tobytes() == frames_first(centred).numpy().tobytes()  # a centre per frame: the same
