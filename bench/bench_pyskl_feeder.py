@@ -12,10 +12,10 @@ train_clip_indices (stateless seed per batch and epoch) -> pose_decode -> format
 whole batch at once (per-sample ops in Dataset.map run at about 700 samples/s on 2 cores: TF's per-op cost,
 not the arithmetic, dominates), with TF limited to --threads CPU threads, and prints a table of samples/s
 per epoch. Epoch 0 includes tracing; quote the median of the later ones.
-Target: >= 5,000 samples/s on 2 cores. Measured on the shared 2-core machine (load 2-4 from other work),
-8,192 samples, batch 64, clip 100, feeder mode: 5,479 and 7,581 samples/s in two runs (7,500-8,800 per CPU
-second), where the version before PreNormalize3D's float16 centring moved to load time gave 1,892 and 2,691
-(3,200-3,500 per CPU second) alternately with them (README section 9). Ops mode still centres per batch: 3,000
+Target: >= 5,000 samples/s on 2 cores. Measured on the shared 2-core machine (load 1.8-4 from other work),
+8,192 samples, batch 64, clip 100, feeder mode: 5,479, 7,581 and 8,382 samples/s in three runs (7,500-9,800 per
+CPU second), where the version before PreNormalize3D's float16 centring moved to load time gave 1,892, 2,691
+and 4,090 (3,200-4,900 per CPU second) alternately with them (README section 9). Ops mode still centres per batch: 3,000
 (2,900 per CPU second). A feeder batch of 64 now costs about 8 ms of CPU; timed one by one, the clip indices
 (two argsorts) take about 2, the gather 2, the float16 cast and the rotation's einsum 3.5, the final layout 2.
 """
