@@ -439,8 +439,10 @@ def _layout_from_yaml(value, node, path, line, key):
         try:
             return layout_from_dict(value, source=path, lines=mapping_lines(node, path)).to_dict()
         except LayoutError as error:
-            raise ConfigError(f'{key}: {error}' if str(error).startswith(path) else f'{path}:{line}: {key}: {error}') \
-                from None
+            # 'path:L: layout key ...' (L the bad layout key's own line) -> 'path:L: KEY: layout key ...'
+            where, sep, what = str(error).partition(': ')
+            raise ConfigError(f'{where}: {key}: {what}' if sep and where.startswith(path)
+                              else f'{path}:{line}: {key}: {error}') from None
     raise ConfigError(f'{path}:{line}: {key} {_show(value)}: must be one of {", ".join(LAYOUTS)}, or a mapping of name, '
                       'num_node, base, joints, edges, center (and optionally parents)')
 
