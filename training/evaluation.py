@@ -2,6 +2,7 @@
 and their files, and the test phase (given weights on a test set)."""
 import os
 import sys
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -17,6 +18,7 @@ from training.inputs import check_data, custom_layout_of, distribute_data, open_
 # error, never cut.
 NAME_BYTES = 256
 NAME_CHECK = f'a sample name is longer than {NAME_BYTES} bytes'
+_EVAL_STEPS = weakref.WeakKeyDictionary()  # model -> {(id(strategy), num_clips): its traced evaluation step}
 
 
 
@@ -27,7 +29,10 @@ def predict_dataset(strategy, model, meta, global_batch, num_clips=1):
     probabilities (PYSKL's average_clips='prob', training.metrics.average_clip_probabilities).
     Returns: scores (N, num_class) float32, labels (N,) int64, names list of N str (order: by replica).
     """
+    model_ref = weakref.ref(model)  # the cached step must not keep its model alive
+
     def replica_step(x, y, name):
+        model = model_ref()
         tf.debugging.Assert(tf.reduce_all(tf.strings.length(name) <= NAME_BYTES), [NAME_CHECK])
         codes = tf.io.decode_raw(name, tf.uint8, fixed_length=NAME_BYTES)  # (B, NAME_BYTES)
         if x.shape.rank == 6:  # (B, clips, C, T, V, M): every clip through the model, probabilities averaged
@@ -38,11 +43,14 @@ def predict_dataset(strategy, model, meta, global_batch, num_clips=1):
             scores = model(x, training=False)  # (B, num_class) logits
         return scores, y, tf.cast(codes, tf.int32)  # collectives do not gather uint8
 
-    @tf.function
-    def step(x, y, name):
+    def gathered(x, y, name):
         # Replicas may hold uneven (even empty) final batches: gather concatenates along the batch axis.
         return [strategy.gather(v, axis=0) for v in strategy.run(replica_step, args=(x, y, name))]
 
+    # One traced step per (model, strategy, clips) for the whole run: a new tf.function at every evaluation
+    # would trace the model again each epoch.
+    steps = _EVAL_STEPS.setdefault(model, {})
+    step = steps.setdefault((id(strategy), num_clips), tf.function(gathered))
     logits, labels, codes = [], [], []
     for x, y, name in distribute_data(strategy, meta, '--test-data-path', global_batch, training=False,
                                       num_clips=num_clips):
