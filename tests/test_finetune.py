@@ -14,7 +14,6 @@ import torch
 import main
 import serving
 from data_gen import gen_pyskl_data, gen_synthetic_data
-from data_gen.ntu import ACTION_NAMES
 from model.finetune import freeze_backbone, head_variables
 from model.stgcn import build_model
 from model.weights import checkpoint_meta, load_pretrained, read_checkpoint_meta, save_weights
@@ -179,7 +178,8 @@ def test_outside_training_a_class_count_mismatch_stays_an_error(data, weights, t
             '--log-dir', tmp_path / 'logs', '--export-dir', tmp_path / 'export', '--no-progress']
     assert main.main([str(a) for a in args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == f'error: {weights}: the weights have 3 classes but num_class=4 was asked; pass num_class=3 or None'
+    assert err[-1] == (f'error: {weights}: the weights have 3 classes but num_class=4 was asked; pass num_class=3 '
+                       'or None')
     assert not (tmp_path / 'export').exists()
 
 
@@ -399,7 +399,8 @@ def annotations(tmp_path_factory):
     """A PYSKL annotation pickle of synthetic NTU skeletons (tests/test_pyskl_recipe.py makes the same)."""
     root = tmp_path_factory.mktemp('pyskl')
     assert gen_synthetic_data.main(['--out', str(root / 'skeletons'), '--num-classes', '2', '--num-performers', '4',
-                                    '--replications', '1', '--min-frames', '20', '--max-frames', '32', '--seed', '1']) == 0
+                                    '--replications', '1', '--min-frames', '20', '--max-frames', '32',
+                                    '--seed', '1']) == 0
     out = root / 'ntu60_3danno.pkl'
     assert gen_pyskl_data.main(['--data-path', str(root / 'skeletons'), '--dataset', 'ntu60', '--out', str(out),
                                 '--ignored-sample-path', '', '--workers', '1', '--no-progress']) == 0
