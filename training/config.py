@@ -24,7 +24,7 @@ import re
 import yaml
 
 from graphs import LAYOUTS, PARTITIONS, LayoutError, get_layout, layout_from_dict
-from model.config import PRESETS, make_config
+from model.config import PRESETS, STREAMS, make_config
 from storage import files
 from storage.layout_file import load_layout_file, mapping_lines
 from storage.yaml_nodes import parse_with_nodes
@@ -33,7 +33,6 @@ PHASES = ('train', 'test', 'predict', 'export')
 MIXED_PRECISIONS = ('none', 'bf16', 'fp16')
 EXPORT_FORMATS = ('savedmodel', 'onnx')
 LR_POLICIES = ('step', 'cosine')
-STREAMS = ('j', 'b', 'jm', 'bm')
 
 
 class ConfigError(ValueError):
@@ -357,6 +356,9 @@ def _check_together(values, where):
     if too_late:
         raise ConfigError(f'{where["lr_step_epochs"]}: step {list(values["lr_step_epochs"])} must all be < num_epoch '
                           f'{values["num_epochs"]} (from {where["num_epochs"]}); give --steps too (no value: no decay)')
+    if values['freeze_backbone'] and values['backbone_lr_mult'] != 1.0:
+        raise ConfigError(f'{where["freeze_backbone"]} and {where["backbone_lr_mult"]} '
+                          f'{values["backbone_lr_mult"]:g}: a frozen backbone has no learning rate; give one of the two')
     for name in _REQUIRED[values['phase']]:
         if values[name] is None:
             o = _BY_NAME[name]

@@ -3,6 +3,8 @@ import os
 
 from feeders.distributed import distribute, open_source
 from graphs import Graph
+from storage.class_names_file import load_class_names
+from storage.files import StorageError
 from training.errors import UsageError
 
 
@@ -27,6 +29,16 @@ def custom_layout_of(model_config):
     """A model's layout when it is a user's (a dict), else None: data with V joints no shipped layout has is
     read in the layout the weights were trained on."""
     return model_config.layout if isinstance(model_config.layout, dict) else None
+
+
+def read_class_names(cfg, num_class):
+    """The names of --class-names, checked to be one per class of the model; None when the flag is not given."""
+    if not cfg.class_names:
+        return None
+    try:
+        return load_class_names(cfg.class_names, num_class)
+    except StorageError as err:
+        raise UsageError(f'--class-names {err}') from None
 
 
 def distribute_data(strategy, meta, flag, global_batch, training, seed=None, augment=None, skip_steps=0,
