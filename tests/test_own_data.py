@@ -28,8 +28,8 @@ def trained(tmp_path_factory):
     argv = ['--train-data-path', pickle_path, '--train-split', 'train', '--test-data-path', pickle_path,
             '--test-split', 'val', '--model-preset', 'pyskl', '--layout-file', root / 'hand.yaml', '--channels', 8,
             8, 8, '--clip-len', 24, '--batch-size', 4, '--num-epochs', 12, '--steps', '--lr-policy', 'cosine',
-            '--base-lr', 0.05, '--eval-freq', 12, '--checkpoint-path', root / 'ckpt', '--log-dir', root / 'logs',
-            '--no-progress']
+            '--base-lr', 0.05, '--eval-freq', 12, '--class-names', root / 'hand_classes.txt', '--checkpoint-path',
+            root / 'ckpt', '--log-dir', root / 'logs', '--no-progress']
     assert main.main([str(a) for a in argv]) == 0
     return root
 
@@ -37,11 +37,11 @@ def trained(tmp_path_factory):
 def test_training_on_a_custom_layout_learns_the_two_actions(trained, capsys):
     model = load_pretrained(trained / 'ckpt')
     assert model.config.layout['name'] == 'hand-10' and model.num_node == 10
-    assert model.meta['data_mode'] == 'pyskl2d'
-    # the checkpoint alone says how to read the data: no --layout-file in the test phase
+    assert model.meta['data_mode'] == 'pyskl2d' and model.meta['class_names'] == ['nod', 'wave']
+    # the checkpoint alone says how to read the data: no --layout-file, no --clip-len (it was trained on 24)
     code = main.main(['--phase', 'test', '--weights', str(trained / 'ckpt'), '--test-data-path',
-                      str(trained / 'hand.pkl'), '--test-split', 'val', '--clip-len', '24', '--log-dir',
-                      str(trained / 'test_logs'), '--no-progress'])
+                      str(trained / 'hand.pkl'), '--test-split', 'val', '--log-dir', str(trained / 'test_logs'),
+                      '--no-progress'])
     assert code == 0
     line = [text for text in capsys.readouterr().out.splitlines() if text.startswith('eval on 4 samples')]
     top1 = float(line[0].split('top-1 ')[1].split('%')[0])

@@ -117,7 +117,9 @@ class RunConfig:
                                'the split of a PYSKL annotation pickle to train on, e.g. xsub_train')
     test_split: str = _option(None, 'test_feeder_args.split', '--test-split', 'str',
                               'the split of a PYSKL annotation pickle to test on, e.g. xsub_val')
-    clip_len: int = _option(100, 'clip_len', '--clip-len', 'int', 'PYSKL pickles: frames sampled per clip',
+    # None: PYSKL's 100, or the clip length the --weights were trained at (their max_frame).
+    clip_len: int = _option(None, 'clip_len', '--clip-len', 'int', 'PYSKL pickles: frames sampled per clip '
+                            "(default: 100, or the --weights' own)",
                             check=_at_least(1))
     stream: str = _option('j', 'stream', '--stream', 'str', 'PYSKL pickles: the feature stream (GenSkeFeat): '
                           'j joints, b bones, jm / bm their motion', choices=STREAMS)

@@ -12,7 +12,7 @@ from model.stgcn import STGCN
 from model.weights import load_pretrained
 from training import metrics, plots
 from training.errors import UsageError
-from training.inputs import check_data, custom_layout_of, distribute_data, open_data, read_class_names
+from training.inputs import check_data, distribute_data, open_data, read_class_names
 
 # Sample names travel as fixed-length byte codes (collectives gather numbers, not strings); a longer name is an
 # error, never cut.
@@ -105,7 +105,7 @@ def test(cfg, strategy, chief):
     if not cfg.weights:
         raise UsageError('--phase test needs --weights (a .pth, a 2019 checkpoint, or this project\'s checkpoint)')
     loaded = load_pretrained(cfg.weights, cfg.num_class)
-    meta = open_data(cfg, 'test', custom_layout_of(loaded.config))
+    meta = open_data(cfg, 'test', loaded)
     trained_on, data_mode = loaded.meta.get('data_mode'), meta.get('data_mode')
     if trained_on and data_mode and trained_on != data_mode:
         print(f'warning: {cfg.weights} was trained on {trained_on!r} data but {cfg.test_data_path} holds '

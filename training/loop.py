@@ -27,7 +27,7 @@ from model.weights import checkpoint_meta, load_pretrained
 from training.config import model_config
 from training.errors import LABEL_CHECK, NonFiniteLoss, Preempted, UsageError
 from training.evaluation import evaluate
-from training.inputs import check_data, custom_layout_of, distribute_data, open_data, read_class_names
+from training.inputs import check_data, distribute_data, open_data, read_class_names
 from training.optimizer import MOMENTUM, TorchSGD
 from training.schedule import CosineLR, MultiStepLR, scaled_lr, steps_per_epoch
 
@@ -72,10 +72,9 @@ def build_state(cfg, strategy, chief):
     """Open and check the data, build (or load) the model and the optimizer inside the strategy's scope, and
     restore the latest checkpoint of cfg.checkpoint_path when there is one."""
     init = load_pretrained(cfg.weights) if cfg.weights else None
-    # Data in a user's layout is read in the layout of the weights it continues from, unless the run gives one.
-    weights_layout = custom_layout_of(init.config) if init is not None else None
-    train_meta = open_data(cfg, 'train', weights_layout)
-    test_meta = open_data(cfg, 'test', weights_layout)
+    # Data is read as the weights the run continues from were trained (layout, clip length) unless it says.
+    train_meta = open_data(cfg, 'train', init)
+    test_meta = open_data(cfg, 'test', init)
     # Fine-tuning given weights: their architecture wins over the run's model settings; --num-classes may differ.
     config = (_finetune_config(cfg, init, train_meta) if init is not None
               else _model_config(cfg, train_meta.get('num_class')))
