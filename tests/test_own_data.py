@@ -59,3 +59,16 @@ def test_the_layout_must_fit_the_data(trained, tmp_path, capsys):
     assert main.main(common + ['--config', str(config)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith('hand.pkl: 2d keypoints with V = 10 joints, but layout openpose has 18'), err
+
+
+def test_pyskl_clips_default_to_the_length_the_weights_were_trained_on(trained):
+    from training.config import resolve_config
+    from training.inputs import open_data
+
+    weights = load_pretrained(trained / 'ckpt')
+    base = ['--phase', 'test', '--weights', str(trained / 'ckpt'), '--test-data-path', str(trained / 'hand.pkl'),
+            '--test-split', 'val']
+    assert open_data(resolve_config(base), 'test', weights)['sample_shape'][1] == 24  # the checkpoint's clips
+    assert open_data(resolve_config(base + ['--clip-len', '50']), 'test', weights)['sample_shape'][1] == 50
+    layout = ['--layout-file', str(trained / 'hand.yaml')]
+    assert open_data(resolve_config(base + layout), 'test')['sample_shape'][1] == 100  # no weights: PYSKL's
