@@ -1,7 +1,7 @@
-"""Serving trained weights: classify raw `.skeleton` files (serving.predict) and export a SavedModel and a
-TFLite file (serving.export), classify a long recording window by window or as a stream (serving.windows). All
-read any weights model.weights.load_pretrained accepts."""
-from data_gen.preprocess import MODES
+"""Serving trained weights: classify pose recordings (serving.predict; inputs read by serving.pose_input,
+classified by the weights' protocol, serving.protocol), export a SavedModel and a TFLite file (serving.export),
+classify a long recording window by window or as a stream (serving.windows). All read any weights
+model.weights.load_pretrained accepts."""
 from model.errors import WeightsError
 
 
@@ -13,9 +13,10 @@ class ServingError(Exception):
 def load_model(cfg):
     """The model at --weights, checked to record the preprocessing (data_mode) its inputs need.
 
-    Returns a built STGCN with model.meta = {'preset', 'data_mode', 'source'}.
+    Returns a built STGCN with model.meta = {'preset', 'data_mode', 'max_frame', 'source'}.
     """
     from model.weights import load_pretrained  # imports TensorFlow: only when a phase runs
+    from serving.protocol import MODES
 
     if cfg.weights is None:
         raise ServingError(f'--phase {cfg.phase} needs --weights (a .pth, a 2019 TF checkpoint, this project\'s '
