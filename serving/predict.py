@@ -18,10 +18,8 @@ people were seen), or with --json one line
 recording of its own (serving/windows.py): a table, or one JSON line per window {"file", "start", "end",
 "top_k"} (end exclusive), then the recording's line {"file", "frames", "people", "segments": [{"start", "end",
 "label", "action", "num_windows", "mean_prob"}]}, the runs of windows whose top-1 stays the same. Results are
-printed recording by recording (batch by batch): when a later file is malformed, the earlier ones have already
-been printed, and nothing of the failed one.
+printed as they are classified: when an input cannot be read, the ones before it are printed, nothing of it.
 """
-import itertools
 import json
 import sys
 
@@ -56,17 +54,36 @@ def run(cfg):
 
 
 def whole_recordings(protocol, recordings, k, as_json, batch_size=BATCH_SIZE):
-    """Print each recording's top-k, classifying batch_size recordings a model call."""
-    recordings = iter(recordings)
-    while batch := list(itertools.islice(recordings, batch_size)):
-        for recording, probabilities in zip(batch, protocol.batch_probabilities([r.frames for r in batch])):
-            result = protocol.top_k(probabilities, k)
-            if as_json:
-                emit({**recording.identity(), 'frames': recording.frames.shape[1], 'people': recording.people,
-                      'top_k': result})
-            else:
-                report_people(recording)
-                emit(format_table(recording.name, result))
+    """Print each recording's top-k, classifying batch_size recordings a model call. When an input cannot be
+    read, the ones read before it are printed first."""
+    recordings, batch = iter(recordings), []
+    while True:
+        try:
+            recording = next(recordings, None)
+        except ServingError:
+            print_results(protocol, batch, k, as_json)
+            raise
+        if recording is None:
+            break
+        batch.append(recording)
+        if len(batch) == batch_size:
+            print_results(protocol, batch, k, as_json)
+            batch = []
+    print_results(protocol, batch, k, as_json)
+
+
+def print_results(protocol, batch, k, as_json):
+    """Classify the recordings of one batch (one model call) and print them."""
+    if not batch:
+        return
+    for recording, probabilities in zip(batch, protocol.batch_probabilities([r.frames for r in batch])):
+        result = protocol.top_k(probabilities, k)
+        if as_json:
+            emit({**recording.identity(), 'frames': recording.frames.shape[1], 'people': recording.people,
+                  'top_k': result})
+        else:
+            report_people(recording)
+            emit(format_table(recording.name, result))
 
 
 def windowed_recordings(protocol, recordings, k, window, stride, as_json):
