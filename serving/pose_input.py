@@ -112,11 +112,13 @@ class Reader:
         return [self._pose(path)]
 
     def _fits(self, path, kind, num_node, what, persons=None):
-        """ServingError unless `kind` ('3d' | '2d') and V (and M for raw/prenorm) are what the weights take."""
+        """ServingError unless `kind` ('3d' | '2d') and V (and M for raw/prenorm) are what the weights take;
+        num_node None: not known before reading, the kind alone is checked."""
         takes_persons = self.mode in ('raw', 'prenorm')
-        if kind == self.kind and num_node == self.num_node and (not takes_persons or persons == self.num_person):
+        if kind == self.kind and num_node in (None, self.num_node) and (not takes_persons or persons == self.num_person):
             return
-        gives = f'{JOINTS[kind]}, V = {num_node}' + (f', M = {persons}' if takes_persons else '')
+        gives = JOINTS[kind] + (f', V = {num_node}' if num_node else '') + (f', M = {persons}' if takes_persons and
+                                                                          persons else '')
         takes = f'{JOINTS[self.kind]}, V = {self.num_node}' + (f', M = {self.num_person}' if takes_persons else '')
         raise ServingError(f'{path}: {what} gives {gives}; the weights {self.weights} take {takes} '
                            f'(layout {self.layout_name}, data mode {self.mode})')
@@ -143,6 +145,7 @@ class Reader:
         return Recording(path, None, keypoint.transpose(3, 1, 2, 0), people)  # (C, T, V, M)
 
     def _pose(self, path):
+        self._fits(path, '2d', None, 'a pose file')  # before reading: a 3D model needs no frame size asked for
         try:
             sample, report = read_pose(path, self.frame_size, self.num_person)  # (3, T, V, num_person)
         except PoseError as err:

@@ -19,6 +19,7 @@ import numpy as np
 
 from data_gen.class_names import model_class_names
 from data_gen.preprocess import bodies_to_sample
+from model.config import DEFAULT_MAX_FRAME
 from serving import ServingError
 from training.metrics import average_clip_probabilities
 
@@ -54,7 +55,8 @@ class Protocol:
                                're-save the weights with python -m model.weights')
         config = model.config
         self.model, self.data_mode, self.kind, self.source = model, mode, KIND[mode], source
-        self.max_frame, self.num_person, self.layout = int(meta['max_frame']), config.num_person, config.layout
+        self.max_frame, self.num_person, self.layout = (int(meta.get('max_frame', DEFAULT_MAX_FRAME)),
+                                                       config.num_person, config.layout)
         self.num_class, self.names = config.num_class, model_class_names(meta, config.num_class)
         if mode in PYSKL_MODES:
             from training.inputs import STREAM_FEATS  # imports TensorFlow: only for PYSKL weights

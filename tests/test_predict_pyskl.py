@@ -196,9 +196,10 @@ def test_pyskl_inputs_that_do_not_fit(pyskl3d, pyskl2d, pickle3d, tmp_path):
         read2d('pickle', str(path))
     with pytest.raises(ServingError, match=rf"^{path}: no split 'xsub_val' \(the file has: val, all\)$"):
         read3d('pickle', str(path))
-    with pytest.raises(ServingError, match=rf'^{ALPHAPOSE}: coco-17 list \(layout coco\) gives 2D joints \(x, y, '
-                                           r'score\), V = 17; the weights W3D take 3D joints'):
-        Reader(Protocol(model3d), 'W3D', frame_size=(640, 480)).read('json', str(ALPHAPOSE))
+    with pytest.raises(ServingError, match=rf'^{ALPHAPOSE}: a pose file gives 2D joints \(x, y, score\); the '
+                                           r'weights W3D take 3D joints \(x, y, z\), V = 25 \(layout '
+                                           r'ntu-rgb\+d-pyskl, data mode pyskl3d\)$'):
+        Reader(Protocol(model3d), 'W3D').read('json', str(ALPHAPOSE))  # no frame size asked for
     with pytest.raises(ServingError, match=rf'^{TWO_BODIES}: an NTU \.skeleton file gives 3D joints \(x, y, z\), '
                                            r'V = 25; the weights W2D take 2D joints'):
         read2d('ntu', str(TWO_BODIES))

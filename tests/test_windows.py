@@ -212,6 +212,7 @@ def test_example_bad_input(raw_model, tmp_path, capsys):
     assert example.main(['--weights', str(weights), '--input', str(tmp_path / 'missing.json')]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (f'error: --input {tmp_path / "missing.json"}: no such '
                                                                  'file or folder')
-    assert example.main(['--weights', str(weights), '--input', str(OPENPOSE), '--frame-size', '640', '480']) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f'error: {OPENPOSE}: openpose BODY_25 '
-                                                                        '(layout openpose) gives 2D joints')
+    assert example.main(['--weights', str(weights), '--input', str(OPENPOSE)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f'error: {OPENPOSE}: a pose file gives 2D joints (x, y, score); the weights {weights} take 3D joints (x, y, z), '
+        'V = 25, M = 2 (layout ntu-rgb+d, data mode raw)')
