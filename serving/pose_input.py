@@ -115,10 +115,12 @@ class Reader:
         """ServingError unless `kind` ('3d' | '2d') and V (and M for raw/prenorm) are what the weights take;
         num_node None: not known before reading, the kind alone is checked."""
         takes_persons = self.mode in ('raw', 'prenorm')
-        if kind == self.kind and num_node in (None, self.num_node) and (not takes_persons or persons == self.num_person):
+        fits_persons = not takes_persons or persons == self.num_person
+        if kind == self.kind and num_node in (None, self.num_node) and fits_persons:
             return
-        gives = JOINTS[kind] + (f', V = {num_node}' if num_node else '') + (f', M = {persons}' if takes_persons and
-                                                                          persons else '')
+        gives = JOINTS[kind] + (f', V = {num_node}' if num_node else '')
+        if takes_persons and persons:
+            gives += f', M = {persons}'
         takes = f'{JOINTS[self.kind]}, V = {self.num_node}' + (f', M = {self.num_person}' if takes_persons else '')
         raise ServingError(f'{path}: {what} gives {gives}; the weights {self.weights} take {takes} '
                            f'(layout {self.layout_name}, data mode {self.mode})')

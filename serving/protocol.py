@@ -58,6 +58,8 @@ class Protocol:
         self.max_frame, self.num_person, self.layout = (int(meta.get('max_frame', DEFAULT_MAX_FRAME)),
                                                        config.num_person, config.layout)
         self.num_class, self.names = config.num_class, model_class_names(meta, config.num_class)
+        if num_clips is not None and (not isinstance(num_clips, int) or isinstance(num_clips, bool) or num_clips < 1):
+            raise ServingError(f'--num-clips must be a positive number of clips, got {num_clips!r}')
         if mode in PYSKL_MODES:
             from training.inputs import STREAM_FEATS  # imports TensorFlow: only for PYSKL weights
 

@@ -119,8 +119,9 @@ def test_two_actions_give_two_segments_meeting_where_the_actions_meet(synthetic,
     parts = {action: frames_of(path)[:length] for action, path in synthetic.items()}
     model = _model('paper', 'prenorm', max_frame=window, num_class=2)
     protocol = Protocol(model)
-    x = np.concatenate([protocol.inputs(_frames(model, write_frames(tmp_path / f'{action}.skeleton', lines))[:, s:s + window])
-                        for action, lines in parts.items() for s in (0, window)])  # (4, 3, 16, 25, 2)
+    alone = [_frames(model, write_frames(tmp_path / f'{action}.skeleton', lines)) for action, lines in parts.items()]
+    # (4, 3, 16, 25, 2): each action's two windows
+    x = np.concatenate([protocol.inputs(frames[:, s:s + window]) for frames in alone for s in (0, window)])
     features = np.concatenate([_pooled_features(model, x), np.ones((4, 1), np.float32)], axis=1)  # (4, C + 1)
     targets = np.array([[3.0, -3.0]] * 2 + [[-3.0, 3.0]] * 2)  # waving is label 0, raising both arms label 1
     head = np.linalg.lstsq(features, targets, rcond=None)[0]  # (C + 1, 2)
@@ -158,8 +159,8 @@ def test_stream_of_pyskl_tracks_keeps_their_float16_and_equals_batch():
     frames = _frames(model, TWO_BODIES)
     assert frames.dtype == np.float16 and frames.shape == (3, 70, 25, 2)
     protocol = Protocol(model, num_clips=2)
-    assert _replay(StreamingRecognizer(protocol, WINDOW, STRIDE), frames) == window_predictions(protocol, frames, WINDOW,
-                                                                                               STRIDE)
+    batch = window_predictions(protocol, frames, WINDOW, STRIDE)
+    assert _replay(StreamingRecognizer(protocol, WINDOW, STRIDE), frames) == batch
 
 
 def test_stream_refuses_a_changing_frame_shape_and_a_window_past_max_frame(raw_model):
@@ -214,5 +215,5 @@ def test_example_bad_input(raw_model, tmp_path, capsys):
                                                                  'file or folder')
     assert example.main(['--weights', str(weights), '--input', str(OPENPOSE)]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
-        f'error: {OPENPOSE}: a pose file gives 2D joints (x, y, score); the weights {weights} take 3D joints (x, y, z), '
-        'V = 25, M = 2 (layout ntu-rgb+d, data mode raw)')
+        f'error: {OPENPOSE}: a pose file gives 2D joints (x, y, score); the weights {weights} take 3D joints '
+        '(x, y, z), V = 25, M = 2 (layout ntu-rgb+d, data mode raw)')
