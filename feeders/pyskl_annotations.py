@@ -64,6 +64,18 @@ def describe(path):
             'num_node': check.num_node, 'num_class': int(max(a['label'] for a in by_name.values())) + 1}
 
 
+def annotations_in_order(path):
+    """Every annotation of the file in its 'annotations' order, as stored: only the top level and each
+    frame_dir are checked, so pass the ones used to check_annotation (one bad sample elsewhere in the file
+    does not hide the others)."""
+    return list(_read(path)[1].values())
+
+
+def check_annotation(path, annotation):
+    """One annotation of annotations_in_order checked alone, as load_annotations checks each; returns it."""
+    return _Checker(path)(annotation)
+
+
 def _read(path):
     """({split: [frame_dir]}, {frame_dir: annotation}) with the top-level layout checked."""
     data = files.load_pickle(path)

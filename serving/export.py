@@ -7,7 +7,7 @@ DIR/saved_model.pb, variables/  signature `serving_default`: x float32 (batch, C
 DIR/model.tflite                the same signature; batch and T stay dynamic (the interpreter's signature
                                 runner resizes the input to each call)
 DIR/meta.json                   {"format": "stgcn-export", "preset", "data_mode", "max_frame", "num_class",
-                                "source"}: inputs are
+                                "config" (the model's, its layout included), "source"}: inputs are
                                 data_gen.preprocess.skeleton_to_sample(path, mode=data_mode)
 
 The folder is built under a temporary name beside DIR and swapped into place when complete
@@ -109,7 +109,7 @@ def export_to(model, folder):
 def export_meta(model):
     return {'format': EXPORT_FORMAT, 'preset': model.meta['preset'], 'data_mode': model.meta['data_mode'],
             'max_frame': model.meta['max_frame'], 'num_class': model.config.num_class,
-            'source': model.meta['source']}
+            'config': model.config.to_dict(), 'source': model.meta['source']}
 
 
 def serve(model, x):

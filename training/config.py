@@ -27,6 +27,7 @@ from graphs import LAYOUTS, PARTITIONS, LayoutError, get_layout, layout_from_dic
 from model.config import PRESETS, make_config
 from storage import files
 from storage.layout_file import load_layout_file, mapping_lines
+from storage.yaml_nodes import parse_with_nodes
 
 PHASES = ('train', 'test', 'predict', 'export')
 MIXED_PRECISIONS = ('none', 'bf16', 'fp16')
@@ -384,16 +385,7 @@ def read_yaml(path):
         raise ConfigError(f'{path}: cannot read the config file: {error.strerror}') from None
     except UnicodeDecodeError:
         raise ConfigError(f'{path}: not a UTF-8 text file') from None
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, 'problem_mark', None)
-        line = f':{mark.line + 1}' if mark is not None else ''
-        raise ConfigError(f'{path}{line}: not valid YAML: {getattr(error, "problem", None) or error}') from None
-    finally:
-        loader.dispose()
+    node, data = parse_with_nodes(text, path, ConfigError, _Loader)
     if node is None:
         return {}
     if not isinstance(node, yaml.MappingNode):
@@ -439,8 +431,10 @@ def _layout_from_yaml(value, node, path, line, key):
         try:
             return layout_from_dict(value, source=path, lines=mapping_lines(node, path)).to_dict()
         except LayoutError as error:
-            raise ConfigError(f'{key}: {error}' if str(error).startswith(path) else f'{path}:{line}: {key}: {error}') \
-                from None
+            # 'path:L: layout key ...' (L the bad layout key's own line) -> 'path:L: KEY: layout key ...'
+            where, sep, what = str(error).partition(': ')
+            raise ConfigError(f'{where}: {key}: {what}' if sep and where.startswith(path)
+                              else f'{path}:{line}: {key}: {error}') from None
     raise ConfigError(f'{path}:{line}: {key} {_show(value)}: must be one of {", ".join(LAYOUTS)}, or a mapping of name, '
                       'num_node, base, joints, edges, center (and optionally parents)')
 

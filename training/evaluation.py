@@ -2,6 +2,7 @@
 and their files, and the test phase (given weights on a test set)."""
 import os
 import sys
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -11,12 +12,13 @@ from model.stgcn import STGCN
 from model.weights import load_pretrained
 from training import metrics, plots
 from training.errors import UsageError
-from training.inputs import check_data, distribute_data, open_data
+from training.inputs import check_data, custom_layout_of, distribute_data, open_data
 
 # Sample names travel as fixed-length byte codes (collectives gather numbers, not strings); a longer name is an
 # error, never cut.
 NAME_BYTES = 256
 NAME_CHECK = f'a sample name is longer than {NAME_BYTES} bytes'
+_EVAL_STEPS = weakref.WeakKeyDictionary()  # model -> {(id(strategy), num_clips): its traced evaluation step}
 
 
 
@@ -27,7 +29,10 @@ def predict_dataset(strategy, model, meta, global_batch, num_clips=1):
     probabilities (PYSKL's average_clips='prob', training.metrics.average_clip_probabilities).
     Returns: scores (N, num_class) float32, labels (N,) int64, names list of N str (order: by replica).
     """
+    model_ref = weakref.ref(model)  # the cached step must not keep its model alive
+
     def replica_step(x, y, name):
+        model = model_ref()
         tf.debugging.Assert(tf.reduce_all(tf.strings.length(name) <= NAME_BYTES), [NAME_CHECK])
         codes = tf.io.decode_raw(name, tf.uint8, fixed_length=NAME_BYTES)  # (B, NAME_BYTES)
         if x.shape.rank == 6:  # (B, clips, C, T, V, M): every clip through the model, probabilities averaged
@@ -38,11 +43,14 @@ def predict_dataset(strategy, model, meta, global_batch, num_clips=1):
             scores = model(x, training=False)  # (B, num_class) logits
         return scores, y, tf.cast(codes, tf.int32)  # collectives do not gather uint8
 
-    @tf.function
-    def step(x, y, name):
+    def gathered(x, y, name):
         # Replicas may hold uneven (even empty) final batches: gather concatenates along the batch axis.
         return [strategy.gather(v, axis=0) for v in strategy.run(replica_step, args=(x, y, name))]
 
+    # One traced step per (model, strategy, clips) for the whole run: a new tf.function at every evaluation
+    # would trace the model again each epoch.
+    steps = _EVAL_STEPS.setdefault(model, {})
+    step = steps.setdefault((id(strategy), num_clips), tf.function(gathered))
     logits, labels, codes = [], [], []
     for x, y, name in distribute_data(strategy, meta, '--test-data-path', global_batch, training=False,
                                       num_clips=num_clips):
@@ -93,10 +101,10 @@ def evaluate(cfg, strategy, model, meta, writer, step, chief, num_clips=1):
 
 def test(cfg, strategy, chief):
     """--phase test: the weights at --weights on --test-data-path; returns the metrics."""
-    meta = open_data(cfg, 'test')
     if not cfg.weights:
         raise UsageError('--phase test needs --weights (a .pth, a 2019 checkpoint, or this project\'s checkpoint)')
     loaded = load_pretrained(cfg.weights, cfg.num_class)
+    meta = open_data(cfg, 'test', custom_layout_of(loaded.config))
     trained_on, data_mode = loaded.meta.get('data_mode'), meta.get('data_mode')
     if trained_on and data_mode and trained_on != data_mode:
         print(f'warning: {cfg.weights} was trained on {trained_on!r} data but {cfg.test_data_path} holds '

@@ -10,15 +10,23 @@ from training.errors import UsageError
 STREAM_FEATS = {'j': ('j',), 'b': ('b',), 'jm': ('jm',), 'bm': ('bm',)}
 
 
-def open_data(cfg, part):
+def open_data(cfg, part, weights_layout=None):
     """open_source's meta of the run's training ('train') or test ('test') data, or a UsageError naming the
-    flag and what is wrong."""
+    flag and what is wrong. The data's layout is the run's (model_args.graph_args.layout, --layout-file), else
+    `weights_layout` (the custom layout of the weights the run starts from), else the data's own."""
     path, flag = getattr(cfg, f'{part}_data_path'), f'--{part}-data-path'
+    layout = cfg.layout if cfg.layout is not None else weights_layout
     try:
         return open_source(path, getattr(cfg, f'{part}_label_path'), getattr(cfg, f'{part}_split'), cfg.clip_len,
-                           STREAM_FEATS[cfg.stream], layout=cfg.layout)
+                           STREAM_FEATS[cfg.stream], layout=layout)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(f'{flag} {path}: {err}') from None
+
+
+def custom_layout_of(model_config):
+    """A model's layout when it is a user's (a dict), else None: data with V joints no shipped layout has is
+    read in the layout the weights were trained on."""
+    return model_config.layout if isinstance(model_config.layout, dict) else None
 
 
 def distribute_data(strategy, meta, flag, global_batch, training, seed=None, augment=None, skip_steps=0,
