@@ -13,8 +13,9 @@ and as the weights' data mode needs it, everything decided over the whole file o
                 ntu_preproc drops the frames that list no body and the empty ones at both ends.
   kinetics      pose files: (x / W - 0.5, y / H - 0.5, score), the num_person most confident people of each frame
                 (data_gen/pose_readers.py), W x H from --frame-size or what the files record.
-  pyskl2d       pose files: the same people, PreNormalize2D of their pixels, (x - W/2) / (W/2) and likewise y,
-                the score as the third channel; 2D pickles: PreNormalize2D by each sample's img_shape in the
+  pyskl2d       pose files: what data_gen/gen_pose_data.py stores of them (the same people, their pixels, COCO-style
+                lists of the weights' own layout), then PreNormalize2D, (x - W/2) / (W/2) and likewise y, the
+                score as the third channel; 2D pickles: PreNormalize2D by each sample's img_shape in the
                 pickle's dtype, its first num_person persons (as feeders/pyskl_feeder.py packs them).
 The joints must be those the weights take (3D or 2D, V, and for raw/prenorm M = 2): a mismatch is one
 ServingError naming the file, what it gives and what the weights take. Every reader's error is a ServingError.
@@ -25,7 +26,7 @@ import os
 import numpy as np
 
 from data_gen import pyskl_preproc
-from data_gen.pose_readers import OPENPOSE_SUFFIX, PoseError, read_pose
+from data_gen.pose_readers import COCO_JOINTS, OPENPOSE_SUFFIX, PoseError, read_pose
 from data_gen.preprocess import MAX_BODY_KINECT, MAX_BODY_TRUE, kept_bodies
 from data_gen.skeleton import SkeletonError, read_skeleton
 from feeders import pyskl_annotations
@@ -101,6 +102,8 @@ class Reader:
         self.num_node = protocol.model.num_node
         layout = protocol.layout
         self.layout_name = layout['name'] if isinstance(layout, dict) else layout
+        # COCO-style lists of a user's layout list its joints (as gen_pose_data reads them); else COCO-17.
+        self.list_joints = (self.num_node, self.layout_name) if isinstance(layout, dict) else (COCO_JOINTS, 'coco')
         self.weights, self.frame_size, self.test_split = weights, frame_size, test_split
 
     def read(self, kind, path):
@@ -149,14 +152,17 @@ class Reader:
     def _pose(self, path):
         self._fits(path, '2d', None, 'a pose file')  # before reading: a 3D model needs no frame size asked for
         try:
-            sample, report = read_pose(path, self.frame_size, self.num_person)  # (3, T, V, num_person)
+            sample, report = read_pose(path, self.frame_size, self.num_person, 'fail',
+                                       *self.list_joints)  # (3, T, V, num_person)
         except PoseError as err:
             hint = ' with --frame-size WIDTH HEIGHT' if FRAME_SIZE_MISSING in str(err) else ''
             raise ServingError(f'{err}{hint}') from None
         self._fits(path, '2d', sample.shape[2], f'{report.format} (layout {report.layout})')
         if report.frames_with_people == 0:
             raise ServingError(f'{path}: no person in any of its {report.num_frames} frames; nothing to classify')
-        if report.format == 'kinetics json':  # stored zero-padded to 300 frames: the video ends at its last person
+        if report.format == 'kinetics json' and self.mode == 'kinetics':
+            # Stored zero-padded to 300 frames, as Kinetics trains: the video ends at its last person (which
+            # changes no zero-padded sample, only the windows). gen_pose_data keeps the 300 for PYSKL weights.
             sample = sample[:, :np.flatnonzero((sample[2] > 0).any(axis=(1, 2)))[-1] + 1]
         kept = min(self.num_person, report.max_people)
         people = {'max_per_frame': report.max_people, 'kept': kept, 'crowded_frames': report.crowded_frames}

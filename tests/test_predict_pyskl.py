@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import main
-from data_gen import gen_pyskl_data
+from data_gen import gen_pose_data, gen_pyskl_data
 from data_gen.pose_readers import read_pose
 from feeders import pyskl_feeder
+from graphs import get_layout
 from model.stgcn import build_model
 from model.weights import save_weights
 from serving import ServingError, predict
@@ -24,7 +25,9 @@ from tests.responsive import responsive
 
 SKELETONS = pathlib.Path(__file__).parent / 'fixtures' / 'ntu' / 'skeletons'
 TWO_BODIES = SKELETONS / 'S001C003P008R002A058.skeleton'
-ALPHAPOSE = pathlib.Path(__file__).parent / 'fixtures' / 'pose' / 'alphapose_coco17_upfall' / 'alphapose-results.json'
+FIXTURES = pathlib.Path(__file__).parent / 'fixtures'
+ALPHAPOSE = FIXTURES / 'pose' / 'alphapose_coco17_upfall' / 'alphapose-results.json'
+KINETICS = FIXTURES / 'kinetics' / 'kinetics_val' / '--33Lscn6sk.json'  # its last person at frame 184 of 300
 CLIP_LEN = 24
 NUM_CLASS_3D = 58  # the fixtures' highest action is A058: the pickle's num_class, which --phase test checks
 NUM_CLASS_2D = 5
@@ -165,24 +168,47 @@ def test_2d_pickle_samples_get_the_clip_averaged_scores_phase_test_saves(pyskl2d
         np.testing.assert_allclose(_by_label(line), saved[line['sample']], rtol=0, atol=1e-5)
 
 
-def test_2d_pose_file_is_pyskl_s_pipeline_on_its_pixels(pyskl2d, tmp_path, capsys):
-    """The AlphaPose list as PYSKL would see it in a pickle: the kept people's pixels, img_shape (h, w)."""
+def test_2d_pose_file_is_what_training_on_its_gen_pose_data_annotation_tests(pyskl2d, tmp_path, capsys):
+    """The AlphaPose list as data_gen/gen_pose_data.py stores it for training (pixels of the kept people,
+    img_shape), through PYSKL's test pipeline."""
     model, weights = pyskl2d
-    width, height = 640, 480
-    sample, report = read_pose(ALPHAPOSE, (width, height))  # (3, T, 17, 2): x / W - 0.5, y / H - 0.5, score
-    detected = sample[2] > 0
-    pixels = np.stack([np.where(detected, (sample[0] + 0.5) * width, 0),
-                       np.where(detected, (sample[1] + 0.5) * height, 0)], -1).transpose(2, 0, 1, 3)  # (M, T, V, 2)
-    annotation = {'frame_dir': 'upfall', 'label': 0, 'total_frames': sample.shape[1], 'img_shape': (height, width),
-                  'keypoint': pixels.astype(np.float32), 'keypoint_score': sample[2].transpose(2, 0, 1)}
+    sample, report = read_pose(ALPHAPOSE, (640, 480))  # (3, T, 17, 2): x / W - 0.5, y / H - 0.5, score
+    annotation = gen_pose_data.to_annotation(sample, report.frame_size, 'upfall', 0)
     path = tmp_path / 'upfall.pkl'
     files.write_pickle({'split': {'all': ['upfall']}, 'annotations': [annotation]}, path)
     want = _pipeline_probabilities(model, path, 'all', 'coco', 4)['upfall']
-    [line] = _predict(capsys, None, '--weights', weights, '--skeleton', ALPHAPOSE, '--frame-size', width, height,
+    [line] = _predict(capsys, None, '--weights', weights, '--skeleton', ALPHAPOSE, '--frame-size', 640, 480,
                       '--num-clips', 4)
     np.testing.assert_allclose(_by_label(line), want, rtol=0, atol=1e-5)
     assert line['people'] == {'max_per_frame': 3, 'kept': 2, 'crowded_frames': 1} and line['frames'] == 195
-    assert report.max_people == 3
+
+
+def test_kinetics_json_keeps_its_300_frames_for_pyskl_weights(pyskl2d, tmp_path, capsys):
+    """As gen_pose_data stores it (a Kinetics JSON is x / W, y / H of a 1 x 1 frame), with a user's 18-joint
+    layout: the COCO-style lists and the JSON of that layout are read with its joints."""
+    openpose18 = dict(get_layout('openpose').to_dict(), name='my-openpose')
+    model = build_model('pyskl', channels=(8, 8, 8), num_class=NUM_CLASS_2D, layout=openpose18)
+    model.meta = {'data_mode': 'pyskl2d', 'max_frame': CLIP_LEN, 'preset': 'pyskl'}
+    responsive(model, np.random.default_rng(0).uniform(-1, 1, (1, 3, CLIP_LEN, 18, 2)).astype(np.float32))
+    weights = str(tmp_path / 'my.weights.h5')
+    save_weights(model, weights)
+    sample, report = read_pose(KINETICS)
+    annotation = gen_pose_data.to_annotation(sample, report.frame_size or (1.0, 1.0), 'kin', 0)
+    path = tmp_path / 'kin.pkl'
+    files.write_pickle({'split': {'all': ['kin']}, 'annotations': [annotation]}, path)
+    want = _pipeline_probabilities(model, path, 'all', openpose18, 2)['kin']
+    [line] = _predict(capsys, None, '--weights', weights, '--skeleton', KINETICS, '--num-clips', 2)
+    assert line['frames'] == 300
+    np.testing.assert_allclose(_by_label(line), want, rtol=0, atol=1e-5)
+    # A COCO-style list of the layout's 18 joints, frame size recorded, read as gen_pose_data reads it.
+    rng = np.random.default_rng(1)
+    detections = [{'image_id': t, 'width': 640, 'height': 480,
+                   'keypoints': np.column_stack([rng.uniform(0, 640, 18), rng.uniform(0, 480, 18),
+                                                 rng.uniform(0.1, 1, 18)]).ravel().tolist()} for t in range(5)]
+    listed = tmp_path / 'list18.json'
+    listed.write_text(json.dumps(detections))
+    [line] = _predict(capsys, None, '--weights', weights, '--skeleton', listed, '--num-clips', 2)
+    assert line['frames'] == 5 and line['people']['kept'] == 1
 
 
 def test_pyskl_inputs_that_do_not_fit(pyskl3d, pyskl2d, pickle3d, tmp_path):
