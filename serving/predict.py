@@ -114,10 +114,12 @@ def emit(result):
 def report_people(recording):
     """The people line of text mode, on stderr (stdout keeps the results)."""
     people = recording.people
-    crowded = people['crowded_frames']
-    print(f'{recording.name}: {recording.frames.shape[1]} frames, up to {people["max_per_frame"]} people in a frame, '
-          f'the model sees {people["kept"]}' + (f' ({crowded} frame{"s" * (crowded > 1)} had more)' if crowded else ''),
-          file=sys.stderr, flush=True)
+    most, crowded = people['max_per_frame'], people['crowded_frames']
+    line = (f'{recording.name}: {recording.frames.shape[1]} frames, up to {most} '
+            f'{"person" if most == 1 else "people"} in a frame, the model sees {people["kept"]}')
+    if crowded:
+        line += f' ({crowded} frame{"s" if crowded > 1 else ""} had more)'
+    print(line, file=sys.stderr, flush=True)
 
 
 def format_table(name, result):
