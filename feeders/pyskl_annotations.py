@@ -35,6 +35,16 @@ def load_annotations(path, split, num_node=None):
     return out
 
 
+def load_all(path, num_node=None):
+    """Every annotation of the file, in the file's order, each checked as load_annotations checks a split's
+    (predict classifies a whole pickle when no split is named)."""
+    _, by_name = _read(path)
+    if not by_name:
+        raise AnnotationError(f'{path}: no annotations')
+    check = _Checker(path, num_node)
+    return [check(annotation) for annotation in by_name.values()]
+
+
 def describe(path):
     """{'splits': {name: count}, 'kind': '2d'|'3d', 'num_node': V, 'num_class': max label + 1}, for meta.json.
 

@@ -1,7 +1,7 @@
-"""Serving trained weights: classify raw `.skeleton` files (serving.predict) and export a SavedModel and a
-TFLite file (serving.export), classify a long recording window by window or as a stream (serving.windows). All
-read any weights model.weights.load_pretrained accepts."""
-from data_gen.preprocess import MODES
+"""Serving trained weights: classify pose recordings (serving.predict; inputs read by serving.pose_input,
+classified by the weights' protocol, serving.protocol), export a SavedModel and a TFLite file (serving.export),
+classify a long recording window by window or as a stream (serving.windows). All read any weights
+model.weights.load_pretrained accepts."""
 from model.errors import WeightsError
 from storage.class_names_file import load_class_names
 from storage.files import StorageError
@@ -15,10 +15,11 @@ class ServingError(Exception):
 def load_model(cfg):
     """The model at --weights, checked to record the preprocessing (data_mode) its inputs need.
 
-    Returns a built STGCN with model.meta = {'preset', 'data_mode', 'source'} (and 'class_names', 'stream' when
-    recorded); --class-names, when given, replaces the weights' names for this run.
+    Returns a built STGCN with model.meta = {'preset', 'data_mode', 'max_frame', 'source'} (and 'class_names',
+    'stream' when recorded); --class-names, when given, replaces the weights' names for this run.
     """
     from model.weights import load_pretrained  # imports TensorFlow: only when a phase runs
+    from serving.protocol import MODES
 
     if cfg.weights is None:
         raise ServingError(f'--phase {cfg.phase} needs --weights (a .pth, a 2019 TF checkpoint, this project\'s '
