@@ -108,19 +108,19 @@ def _pipeline_probabilities(model, annotation_path, split, layout, num_clips):
 
 
 def test_ntu_file_is_gen_pyskl_data_then_pyskl_s_test_pipeline(pyskl3d, tmp_path, capsys):
-    """Not giving --num-clips (num_clips None) takes PYSKL's 10 test clips."""
+    """Not giving --num-clips takes PYSKL's 10 test clips."""
     model, weights = pyskl3d
     annotation = gen_pyskl_data.annotate_file((TWO_BODIES.stem, TWO_BODIES))[1]
     path = tmp_path / 'one.pkl'
     files.write_pickle({'split': {'all': [TWO_BODIES.stem]}, 'annotations': [annotation]}, path)
     want = _pipeline_probabilities(model, path, 'all', 'ntu-rgb+d-pyskl', PYSKL_TEST_CLIPS)[TWO_BODIES.stem]
-    [line] = _predict(capsys, {'num_clips': None}, '--weights', weights, '--skeleton', TWO_BODIES)
+    [line] = _predict(capsys, None, '--weights', weights, '--skeleton', TWO_BODIES)
     assert line['file'] == TWO_BODIES.name and line['frames'] == annotation['total_frames']
     assert line['people'] == {'max_per_frame': 2, 'kept': 2, 'crowded_frames': 0}
     np.testing.assert_allclose(_by_label(line), want, rtol=0, atol=1e-5)
     assert np.abs(want - 1 / NUM_CLASS_3D).max() > 1e-2  # the model tells the classes apart
     # The clips are what is averaged: one clip is another prediction.
-    [one_clip] = _predict(capsys, {'num_clips': 1}, '--weights', weights, '--skeleton', TWO_BODIES)
+    [one_clip] = _predict(capsys, None, '--weights', weights, '--skeleton', TWO_BODIES, '--num-clips', 1)
     assert np.abs(_by_label(one_clip) - want).max() > 1e-3
 
 

@@ -123,9 +123,11 @@ class RunConfig:
                             check=_at_least(1))
     stream: str = _option('j', 'stream', '--stream', 'str', 'PYSKL pickles: the feature stream (GenSkeFeat): '
                           'j joints, b bones, jm / bm their motion', choices=STREAMS)
-    num_clips: int = _option(1, 'test_feeder_args.num_clips', '--num-clips', 'int',
-                             'PYSKL pickles: clips per test sample, their softmax probabilities averaged (PYSKL '
-                             'tests on 10)', check=_at_least(1))
+    # None: 1 clip in the test phase and in training's evaluations, PYSKL's 10 for predict with PYSKL weights.
+    num_clips: int = _option(None, 'test_feeder_args.num_clips', '--num-clips', 'int',
+                             'PYSKL data: clips per test sample, their softmax probabilities averaged (default: 1 '
+                             "for --phase test, PYSKL's 10 for --phase predict with PYSKL weights)",
+                             check=_at_least(1))
     # The official feeder's augmentations (feeders/augment.py), all off in the official NTU recipe.
     random_choose: int = _option(0, 'train_feeder_args.random_choose', None, 'int',
                                  'train on a random window of this many frames (0: whole clip)', check=_at_least(0))

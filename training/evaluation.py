@@ -124,4 +124,4 @@ def test(cfg, strategy, chief):
         model.set_weights(loaded.get_weights())
     writer = tf.summary.create_file_writer(cfg.log_dir) if chief else tf.summary.create_noop_writer()
     # PYSKL tests on --num-clips clips (10 in its recipe); evaluations during training take one.
-    return evaluate(cfg, strategy, model, meta, writer, 0, chief, cfg.num_clips, class_names=names)
+    return evaluate(cfg, strategy, model, meta, writer, 0, chief, cfg.num_clips or 1, class_names=names)
