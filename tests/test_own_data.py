@@ -1,6 +1,6 @@
 """The README's "Your own data" path end to end: a folder of COCO-style keypoint lists of a custom 10-joint hand
--> gen_pose_data's annotation pickle -> main.py training with --layout-file -> the test phase from the checkpoint
-alone (its layout stored with the weights)."""
+-> gen_pose_data's annotation pickle -> main.py training with --layout-file and --class-names -> the test phase
+and predict (whole files and windows) from the checkpoint alone (its layout and names stored with the weights)."""
 import keras
 import pytest
 
@@ -72,3 +72,22 @@ def test_pyskl_clips_default_to_the_length_the_weights_were_trained_on(trained):
     assert open_data(resolve_config(base + ['--clip-len', '50']), 'test', weights)['sample_shape'][1] == 50
     layout = ['--layout-file', str(trained / 'hand.yaml')]
     assert open_data(resolve_config(base + layout), 'test')['sample_shape'][1] == 100  # no weights: PYSKL's
+
+
+def test_predict_names_the_user_s_actions_on_the_pose_files(trained, capsys):
+    import json
+
+    val = [trained / 'poses' / action / f'{action}_9.json' for action in ('nod', 'wave')]  # the val samples
+    assert main.main(['--phase', 'predict', '--weights', str(trained / 'ckpt'), '--skeleton', *map(str, val),
+                      '--json', '--top-k', '2']) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line['file'] for line in lines] == ['nod_9.json', 'wave_9.json']
+    assert all({e['action'] for e in line['top_k']} == {'nod', 'wave'} for line in lines)  # the names file's
+    # windows over one recording: start, end and top-k each, then the merged segments
+    assert main.main(['--phase', 'predict', '--weights', str(trained / 'ckpt'), '--skeleton', str(val[1]),
+                      '--window', '12', '--stride', '6', '--json']) == 0
+    windows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    *per_window, summary = windows
+    assert [w['start'] for w in per_window[:2]] == [0, 6] and all(w['end'] - w['start'] == 12 for w in per_window)
+    assert per_window[-1]['end'] == summary['frames'] and summary['segments'][0]['start'] == 0
+    assert {s['action'] for s in summary['segments']} <= {'nod', 'wave'}
