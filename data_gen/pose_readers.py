@@ -42,7 +42,8 @@ class PoseError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class PoseReport:
     """What a reader saw. num_frames: T of the sample; max_people: most people in one frame; crowded_frames:
-    frames with more people than the sample keeps; skipped: messages of the frame files left out (skip mode)."""
+    frames with more people than the sample keeps; skipped: messages of the frame files left out (skip mode);
+    frame_size: the (width, height) in pixels the coordinates were divided by (None: Kinetics' are stored so)."""
     source: str
     format: str
     layout: str
@@ -51,6 +52,7 @@ class PoseReport:
     max_people: int
     crowded_frames: int
     skipped: tuple = ()
+    frame_size: tuple = None
 
 
 def frame_from_people(people, frame_size, num_person=NUM_PERSON):
@@ -74,11 +76,11 @@ def _to_sample(frames, frame_size, num_person):
     return select_people(data, num_person)  # -0.5, undetected joints to 0, the most confident num_person
 
 
-def _report(source, fmt, layout, counts, num_person, skipped=()):
+def _report(source, fmt, layout, counts, num_person, skipped=(), frame_size=None):
     """counts: (T,) people seen in each frame."""
     counts = np.asarray(counts)
     return PoseReport(str(source), fmt, layout, len(counts), int((counts > 0).sum()), int(counts.max(initial=0)),
-                      int((counts > num_person).sum()), tuple(skipped))
+                      int((counts > num_person).sum()), tuple(skipped), frame_size)
 
 
 def _load_json(path):
@@ -211,7 +213,7 @@ def read_openpose_folder(folder, frame_size=None, num_person=NUM_PERSON, on_erro
     model = OPENPOSE_MODELS.get(num_values, 'no people')
     counts = [len(people) for people in frames]
     return _to_sample(frames, size, num_person), _report(folder, f'openpose {model}', 'openpose', counts,
-                                                          num_person, skipped)
+                                                          num_person, skipped, size)
 
 
 # --- COCO-17 keypoint lists ---
@@ -234,12 +236,16 @@ def _frame_order(ids, path):
                     'expected all integers (frame numbers) or all names')
 
 
-def read_coco_list(path, frame_size=None, num_person=NUM_PERSON):
-    """A COCO-17 result list -> ((3, T, 17, num_person) float32, PoseReport), frames ordered by image_id."""
-    return _coco_sample(_load_json(path), path, frame_size, num_person)
+def read_coco_list(path, frame_size=None, num_person=NUM_PERSON, num_joints=COCO_JOINTS, layout='coco'):
+    """A COCO-17 result list -> ((3, T, 17, num_person) float32, PoseReport), frames ordered by image_id.
+
+    The same list format with another body model (a user's layout: MMPose writes every model's results so)
+    gives num_joints joints per detection; the report names its `layout`.
+    """
+    return _coco_sample(_load_json(path), path, frame_size, num_person, num_joints, layout)
 
 
-def _coco_sample(detections, path, frame_size, num_person):
+def _coco_sample(detections, path, frame_size, num_person, num_joints=COCO_JOINTS, layout='coco'):
     if not isinstance(detections, list):
         raise PoseError(f'{path}: expected a JSON list of detections [{{"image_id", "keypoints"}}, ...]')
     if not detections:
@@ -252,7 +258,7 @@ def _coco_sample(detections, path, frame_size, num_person):
         if type(det['image_id']) not in (int, str):
             raise PoseError(f'{path}: [{i}]: "image_id" {det["image_id"]!r} is not an integer or a name')
         ids.append(det['image_id'])
-        poses.append(_keypoints(det['keypoints'], 3 * COCO_JOINTS, f'{path}: [{i}]: "keypoints"'))
+        poses.append(_keypoints(det['keypoints'], 3 * num_joints, f'{path}: [{i}]: "keypoints"'))
         size = _recorded_size(det, f'{path}: [{i}]')
         if size is not None:
             recorded.append(size)
@@ -260,10 +266,11 @@ def _coco_sample(detections, path, frame_size, num_person):
     people = [[] for _ in range(num_frames)]
     for image_id, pose in zip(ids, poses):  # detections of a frame in the listed order (ties keep it)
         people[order[image_id]].append(pose)
-    frames = [np.asarray(p).reshape(-1, COCO_JOINTS, 3) for p in people]
+    frames = [np.asarray(p).reshape(-1, num_joints, 3) for p in people]
     size = _frame_size(frame_size, recorded, path)
     counts = [len(p) for p in people]
-    return _to_sample(frames, size, num_person), _report(path, 'coco-17 list', 'coco', counts, num_person)
+    fmt = 'coco-17 list' if layout == 'coco' else f'coco-style list of {num_joints} joints'
+    return _to_sample(frames, size, num_person), _report(path, fmt, layout, counts, num_person, frame_size=size)
 
 
 # --- Kinetics-skeleton JSON ---
@@ -279,8 +286,9 @@ def read_kinetics_json(path, num_person=NUM_PERSON):
     return select_people(data, num_person), _report(path, 'kinetics json', 'openpose', counts, num_person)
 
 
-def read_pose(path, frame_size=None, num_person=NUM_PERSON, on_error='fail'):
-    """Any supported pose file: a folder is an OpenPose video, a .json a COCO-17 list or a Kinetics JSON."""
+def read_pose(path, frame_size=None, num_person=NUM_PERSON, on_error='fail', num_joints=COCO_JOINTS, layout='coco'):
+    """Any supported pose file: a folder is an OpenPose video, a .json a COCO-17 list (or one of num_joints
+    joints of `layout`, see read_coco_list) or a Kinetics JSON."""
     path = os.fspath(path)
     if os.path.isdir(path):
         return read_openpose_folder(path, frame_size, num_person, on_error)
@@ -291,4 +299,4 @@ def read_pose(path, frame_size=None, num_person=NUM_PERSON, on_error='fail'):
     content = _load_json(path)
     if isinstance(content, dict) and 'data' in content:
         return read_kinetics_json(path, num_person)  # parses again: read_clip takes a path
-    return _coco_sample(content, path, frame_size, num_person)
+    return _coco_sample(content, path, frame_size, num_person, num_joints, layout)

@@ -36,6 +36,15 @@ def sample_from_skeleton(skeleton, mode='prenorm', max_frame=300):
     Frames beyond max_frame are dropped (after body selection, which sees the whole file as in 2s-AGCN).
     Shape: returns float32 (3, max_frame, 25, 2).
     """
+    return bodies_to_sample(kept_bodies(skeleton, mode), mode, max_frame)
+
+
+def kept_bodies(skeleton, mode='prenorm'):
+    """The MAX_BODY_TRUE bodies a sample keeps, chosen over the whole file: 'raw' the first two listed in each
+    frame, 'prenorm' the two with the most motion energy.
+
+    Shape: returns (MAX_BODY_TRUE, T, 25, 3) float64, T = skeleton.num_frames.
+    """
     if mode not in MODES:
         raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
     needed = MAX_BODY_KINECT if mode == 'prenorm' else MAX_BODY_TRUE
@@ -45,9 +54,21 @@ def sample_from_skeleton(skeleton, mode='prenorm', max_frame=300):
     bodies = skeleton.xyz.transpose(1, 0, 2, 3)  # (max_body, T, V, C)
     if mode == 'prenorm':
         bodies = select_bodies(bodies)
-    num_frames = min(skeleton.num_frames, max_frame)
+    return bodies[:MAX_BODY_TRUE]
+
+
+def bodies_to_sample(bodies, mode='prenorm', max_frame=300):
+    """The kept bodies as one stored sample: cut or zero-padded to max_frame frames, then for 'prenorm'
+    2s-AGCN's pre_normalization, whose first frame sets the rotation.
+
+    Shape: bodies (B, T, V, C), B <= MAX_BODY_TRUE (fewer: the others are empty)
+        -> float32 (C, max_frame, V, MAX_BODY_TRUE).
+    """
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    kept, num_frames = bodies[:MAX_BODY_TRUE], min(bodies.shape[1], max_frame)
     sample = np.zeros((MAX_BODY_TRUE, max_frame) + bodies.shape[2:], np.float32)  # (M, T, V, C)
-    sample[:, :num_frames] = bodies[:MAX_BODY_TRUE, :num_frames]
+    sample[:len(kept), :num_frames] = kept[:, :num_frames]
     if mode == 'prenorm':
         pre_normalize(sample)
     return np.ascontiguousarray(sample.transpose(3, 1, 2, 0))  # (C, T, V, M)

@@ -1,11 +1,14 @@
-"""Replay a recording frame by frame through serving.StreamingRecognizer and print each window's top-1, beside
-what the batch call serving.windows.window_predictions gives for the same file (they are equal).
+"""Replay a recording frame by frame through serving.StreamingRecognizer, as a live source would feed it: each
+window's prediction as it completes, then the merged segments.
 
-    python examples/stream_replay.py --weights W --input FILE [--window 32] [--stride 8] [--frame-size W H]
+    python examples/stream_replay.py --weights W --input PATH [--window 32] [--stride 8] [--top-k 5] [--json]
+        [--frame-size WIDTH HEIGHT] [--num-clips N] [--test-split SPLIT]
 
-FILE is an NTU `.skeleton` file (preprocessed as the weights record) or anything data_gen.pose_readers.read_pose
-reads: an OpenPose --write_json folder, a COCO-17 keypoint list, a Kinetics-skeleton JSON. Prints one line per
-window, `start-end  label  prob  action`, then the merged segments; exits 2 with `error: ...` on bad input.
+PATH is anything `main.py --phase predict` reads (serving/pose_input.py: an NTU .skeleton file, an OpenPose
+folder, a COCO-17 list, a Kinetics-skeleton JSON, a PYSKL pickle), read the same way; its frames are then pushed
+one at a time. It prints what `main.py --phase predict --window W --stride S` prints for the same file (with
+--json: one {"file", "start", "end", "top_k"} line per window, then {"file", "frames", "people", "segments"}),
+computed from the stream. Exits 2 with `error: ...` on bad input.
 """
 import argparse
 import os
@@ -13,18 +16,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
 
-from data_gen.pose_readers import PoseError, read_pose  # noqa: E402
-from data_gen.preprocess import skeleton_to_sample  # noqa: E402
-from data_gen.skeleton import SkeletonError, read_skeleton  # noqa: E402
-from serving import ServingError, StreamingRecognizer  # noqa: E402
-from serving.windows import merge_segments, window_predictions  # noqa: E402
+from serving import ServingError, StreamingRecognizer, load_model  # noqa: E402
+from serving.pose_input import Reader, input_paths  # noqa: E402
+from serving.predict import show_windows  # noqa: E402
+from serving.protocol import Protocol  # noqa: E402
 
 
-def read_recording(path, data_mode, frame_size):
-    """Shape: float32 (C, T, V, M), T the recording's own length."""
-    if path.endswith('.skeleton'):
-        return skeleton_to_sample(path, mode=data_mode, max_frame=read_skeleton(path).num_frames)
-    return read_pose(path, frame_size)[0]
+def replay(stream, frames):
+    """Every window the stream yields for frames (C, T, V, M) pushed one at a time, the flushed tail included."""
+    windows = [w for w in (stream.push(frames[:, t]) for t in range(frames.shape[1])) if w is not None]
+    return windows + [w for w in [stream.flush()] if w is not None]
 
 
 def main(argv=None):
@@ -33,24 +34,25 @@ def main(argv=None):
     parser.add_argument('--input', required=True)
     parser.add_argument('--window', type=int, default=32)
     parser.add_argument('--stride', type=int, default=8)
-    parser.add_argument('--frame-size', type=float, nargs=2, metavar=('WIDTH', 'HEIGHT'))
+    parser.add_argument('--top-k', type=int, default=5)
+    parser.add_argument('--json', action='store_true')
+    parser.add_argument('--frame-size', type=int, nargs=2, metavar=('WIDTH', 'HEIGHT'))
+    parser.add_argument('--num-clips', type=int, help="PYSKL weights: clips a window (default: PYSKL's 10)")
+    parser.add_argument('--test-split', help='PYSKL pickles: the split to replay (default: every sample)')
     args = parser.parse_args(argv)
     try:
-        stream = StreamingRecognizer(args.weights, window=args.window, stride=args.stride)
-        sample = read_recording(args.input, stream.model.meta['data_mode'], args.frame_size)
-        streamed = [p for p in (stream.push(sample[:, t]) for t in range(sample.shape[1])) if p is not None]
-        streamed += [p for p in [stream.flush()] if p is not None]
-        batch = window_predictions(stream.model, sample, args.window, args.stride, stream.max_frame)
-    except (ServingError, PoseError, SkeletonError) as err:
+        inputs = input_paths([args.input], '--input')
+        protocol = Protocol(load_model(args), args.num_clips, source=f'--weights {args.weights}')
+        reader = Reader(protocol, args.weights, args.frame_size, args.test_split)
+        for kind, path in inputs:
+            for recording in reader.read(kind, path):
+                stream = StreamingRecognizer(protocol, args.window, args.stride, min(args.top_k, protocol.num_class))
+                windows = replay(stream, recording.frames)
+                show_windows(recording, windows, args.window, args.stride, args.json)
+    except ServingError as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
-    for w in streamed:
-        best = w['top_k'][0]
-        print(f'{w["start"]:>5}-{w["end"]:<5} {best["label"]:>4}  {best["prob"]:.4f}  {best["action"]}')
-    print(f'stream == batch: {streamed == batch}')
-    for s in merge_segments(streamed):
-        print(f'segment {s["start"]}-{s["end"]}: {s["label"]} {s["action"]} ({s["num_windows"]} windows)')
-    return 0 if streamed == batch else 1
+    return 0
 
 
 if __name__ == '__main__':

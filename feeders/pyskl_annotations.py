@@ -36,6 +36,16 @@ def check_annotations(path, annotations, num_node=None):
     return [check(annotation) for annotation in annotations]
 
 
+def load_all(path, num_node=None):
+    """Every annotation of the file, in the file's order, each checked as load_annotations checks a split's
+    (predict classifies a whole pickle when no split is named)."""
+    _, by_name = _read(path)
+    if not by_name:
+        raise AnnotationError(f'{path}: no annotations')
+    check = _Checker(path, num_node)
+    return [check(annotation) for annotation in by_name.values()]
+
+
 def describe(path):
     """{'splits': {name: count}, 'kind': '2d'|'3d', 'num_node': V, 'num_class': max label + 1}, for meta.json.
 
@@ -71,6 +81,18 @@ def _summary(path, splits, by_name):
         raise AnnotationError(f'{path}: no annotations')
     return {'splits': {split: len(names) for split, names in splits.items()}, 'kind': check.kind,
             'num_node': check.num_node, 'num_class': int(max(a['label'] for a in by_name.values())) + 1}
+
+
+def annotations_in_order(path):
+    """Every annotation of the file in its 'annotations' order, as stored: only the top level and each
+    frame_dir are checked, so pass the ones used to check_annotation (one bad sample elsewhere in the file
+    does not hide the others)."""
+    return list(_read(path)[1].values())
+
+
+def check_annotation(path, annotation):
+    """One annotation of annotations_in_order checked alone, as load_annotations checks each; returns it."""
+    return _Checker(path)(annotation)
 
 
 def _read(path):

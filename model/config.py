@@ -13,6 +13,9 @@ TEMPORAL_PADDINGS = ('symmetric', 'same')
 # The T of the official and the 2019 port's training data (NTU and Kinetics zero-padded to 300 frames): what
 # their weights expect, and what is assumed for this project's checkpoints written before they recorded it.
 DEFAULT_MAX_FRAME = 300
+# PYSKL's feature streams (GenSkeFeat's feats): joints, bones, and their motion. Weights trained on an annotation
+# pickle record theirs (model.weights.checkpoint_meta), since the same pickle feeds all four.
+STREAMS = ('j', 'b', 'jm', 'bm')
 # official: N(0, 0.02) convs and head, N(1, 0.02) BN scales (st-gcn's weights_init); keras: Keras' defaults;
 # pyskl: torch.nn.Conv2d's own initialisation and a N(0, 0.01) head (model/stgcn.py says where each comes from).
 INITS = ('official', 'keras', 'pyskl')

@@ -17,7 +17,7 @@ TEMPORAL_KERNEL = 9
 # PyTorch's padding=4 pads both sides by (9 - 1) // 2, also at stride 2; Keras "same" would pad (3, 4) there.
 SYMMETRIC_PAD = (TEMPORAL_KERNEL - 1) // 2
 # What model.meta records about the weights (model/weights.py) and what get_config carries into a `.keras` file.
-META_KEYS = ('preset', 'data_mode', 'max_frame')
+META_KEYS = ('preset', 'data_mode', 'max_frame', 'class_names', 'stream')
 
 
 def _conv_init(init, fan_in):
@@ -187,6 +187,10 @@ class STGCNBlock(keras.layers.Layer):
             self.residual_bn.build(out_shape)
 
     def call(self, x, training=False):
+        # A frozen block (model/finetune.py freeze_backbone) is a fixed function: its BatchNorms already run in
+        # inference mode (Keras' rule for non-trainable BN), and its dropout is off too, as mmaction2 keeps frozen
+        # stages in eval mode (open-mmlab/mmaction2:mmaction/models/backbones/resnet.py:ResNet._freeze_stages).
+        training = training and self.trainable
         if self.residual == 'none':
             res = 0.0
         elif self.residual == 'identity':
@@ -329,11 +333,13 @@ class STGCN(keras.Model):
 
     def get_config(self):
         """The STGCNConfig and, when set, model.meta without its `source` (a `.keras` file is its own source):
-        a model saved with model.save keeps its preset, data mode and max_frame."""
+        a model saved with model.save keeps its preset, data mode, max_frame, class names and stream."""
         config = {'name': self.name, 'trainable': self.trainable, 'config': self.config.to_dict()}
         meta = getattr(self, 'meta', None)
         if meta:
-            config['meta'] = {key: meta[key] for key in META_KEYS if key in meta}
+            # list(): a list held by a Keras attribute comes back wrapped for tracking; JSON wants a plain one.
+            config['meta'] = {key: list(meta[key]) if key == 'class_names' else meta[key]
+                              for key in META_KEYS if key in meta}
         return config
 
     @classmethod

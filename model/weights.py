@@ -1,6 +1,7 @@
 """Every kind of weights this project reads, behind one entry point, and the project's own weights format.
 
-    model = load_pretrained(path, num_class=None)   # a built STGCN; model.meta = {preset, data_mode, max_frame, source}
+    model = load_pretrained(path, num_class=None)   # a built STGCN; model.meta = {preset, data_mode, max_frame,
+                                                    #   source, and class_names / stream when recorded}
     save_weights(model, 'out.weights.h5')           # the project's format: Keras weights + meta JSON inside
 
 The converter writes anything load_pretrained reads in the project's format, so official PyTorch weights
@@ -24,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from model.config import DEFAULT_MAX_FRAME, PRESETS, STGCNConfig
+from model.config import DEFAULT_MAX_FRAME, PRESETS, STREAMS, STGCNConfig
 from model.convert_tf2019 import checkpoint_prefix, is_tf2019_checkpoint, load_tf2019_checkpoint
 from model.errors import WeightsError
 from model.stgcn import STGCN
@@ -52,6 +53,9 @@ OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 # torch.save's legacy (pre-1.6) format opens with a pickled magic number; the zip format has data.pkl inside.
 TORCH_LEGACY_MAGIC = b'\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19'
 TORCH_SUFFIXES = ('.pth', '.pt')
+# The meta keys a file may lack: the user's action names (--class-names) and the PYSKL feature stream
+# (GenSkeFeat's feats: joints, bones, their motion) of weights trained on an annotation pickle.
+OPTIONAL_META = ('class_names', 'stream')
 
 
 
@@ -61,8 +65,9 @@ def load_pretrained(path, num_class=None):
     path: official .pth/.pt, a PYSKL or mmaction2 1.x .pth, a 2019 TF port checkpoint, a project training
     checkpoint (prefix or directory), a project .weights.h5, or a .keras file of an STGCN. num_class, when given,
     must equal the file's class count.
-    model.meta = {'preset', 'data_mode', 'max_frame', 'source'} (PYSKL files add 'layout'); data_mode says which
-    preprocessing the weights expect, max_frame the T their training samples had.
+    model.meta = {'preset', 'data_mode', 'max_frame', 'source'} (PYSKL files add 'layout'; this project's files
+    add 'class_names' and 'stream' when their training recorded them); data_mode says which preprocessing the
+    weights expect, max_frame the T their training samples had.
     """
     try:
         model = _load(str(path), num_class)
@@ -113,28 +118,49 @@ def save_weights(model, path, data_mode=None):
         raise ValueError(f'{path}: weights files must end in {WEIGHTS_SUFFIX} (Keras 3 reads no other name)')
     known = getattr(model, 'meta', None) or {}
     meta = checkpoint_meta(model.config, known.get('preset') or _preset_of(model.config),
-                           data_mode or known.get('data_mode'), known.get('max_frame', DEFAULT_MAX_FRAME))
+                           data_mode or known.get('data_mode'), known.get('max_frame', DEFAULT_MAX_FRAME),
+                           class_names=known.get('class_names'), stream=known.get('stream'))
     with files.atomic_path(path, suffix=WEIGHTS_SUFFIX) as tmp:  # Keras reads and writes no other suffix
         model.save_weights(str(tmp))
         with h5py.File(tmp, 'a') as f:
             f.attrs[META_ATTR] = meta
 
 
-def checkpoint_meta(config, preset, data_mode, max_frame):
+def checkpoint_meta(config, preset, data_mode, max_frame, class_names=None, stream=None):
     """The meta JSON stored with a model's weights: {"config": config.to_dict(), "preset", "data_mode",
-    "max_frame"}.
+    "max_frame"}, plus "class_names" and "stream" when given.
 
     Training stores it as `meta=tf.Variable(checkpoint_meta(...))` in its tf.train.Checkpoint, so that a
     checkpoint alone rebuilds its model. data_mode ('raw' | 'prenorm' | 'kinetics') is the preprocessing the
-    weights expect; max_frame the T their training samples were stored at (what predict pads a recording to).
+    weights expect; max_frame the T their training samples were stored at (what predict pads a recording to);
+    class_names the user's name of each label (--class-names), one per class; stream the PYSKL feature stream
+    ('j', 'b', 'jm', 'bm') of weights trained on an annotation pickle. Absent keys mean "not recorded".
     """
     if data_mode not in DATA_MODES:
         raise ValueError(f'data_mode must be one of {", ".join(DATA_MODES)}, got {data_mode!r}: it records the '
                          f'preprocessing the weights expect')
     if not isinstance(max_frame, int) or max_frame < 1:
         raise ValueError(f'max_frame must be an int >= 1, got {max_frame!r}')
-    return json.dumps({'config': config.to_dict(), 'preset': preset, 'data_mode': data_mode,
-                       'max_frame': max_frame}, sort_keys=True)
+    meta = {'config': config.to_dict(), 'preset': preset, 'data_mode': data_mode, 'max_frame': max_frame}
+    if class_names is not None:
+        problem = _class_names_problem(class_names, config.num_class)
+        if problem:
+            raise ValueError(f'class_names {problem}')
+        meta['class_names'] = list(class_names)
+    if stream is not None:
+        if stream not in STREAMS:
+            raise ValueError(f'stream must be one of {", ".join(STREAMS)}, got {stream!r}')
+        meta['stream'] = stream
+    return json.dumps(meta, sort_keys=True)
+
+
+def _class_names_problem(names, num_class):
+    """Why `names` cannot name the labels of a num_class model, or None."""
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+        return f'must be a list of non-empty strings, got {names!r}'
+    if len(names) != num_class:
+        return f'holds {len(names)} names for {num_class} classes'
+    return None
 
 
 def read_checkpoint_meta(path):
@@ -214,18 +240,20 @@ def _load_keras_file(path, num_class):
     model.meta = {'preset': stored.get('preset') or _preset_of(config),
                   'data_mode': stored.get('data_mode', 'unknown'),
                   'max_frame': int(stored.get('max_frame', DEFAULT_MAX_FRAME)), 'source': path}
+    model.meta.update(_recorded(stored, config, path))
     return model
 
 
 def _parse_meta(raw, source):
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
     try:
-        meta = json.loads(text)
-        config = meta['config']
-        meta = {'config': config, 'preset': meta['preset'], 'data_mode': meta['data_mode'],
-                'max_frame': int(meta.get('max_frame', DEFAULT_MAX_FRAME))}
+        stored = json.loads(text)
+        meta = {'config': stored['config'], 'preset': stored['preset'], 'data_mode': stored['data_mode'],
+                'max_frame': int(stored.get('max_frame', DEFAULT_MAX_FRAME))}
     except (ValueError, KeyError, TypeError) as e:
         raise WeightsError(f'{source}: its meta is not {{"config", "preset", "data_mode"}} JSON ({e!r})') from None
+    # Weights written before these keys existed have neither: they load as "not recorded".
+    meta.update({key: stored[key] for key in OPTIONAL_META if key in stored})
     return meta
 
 
@@ -240,7 +268,22 @@ def _model_from_meta(meta, source, num_class):
     model.build((None, config.in_channels, None, model.num_node, config.num_person))
     model.meta = {'preset': meta['preset'], 'data_mode': meta['data_mode'], 'max_frame': meta['max_frame'],
                   'source': str(source)}
+    model.meta.update(_recorded(meta, config, source))
     return model
+
+
+def _recorded(meta, config, source):
+    """The optional keys of a stored meta (class_names, stream), checked against the model's config."""
+    recorded = {key: meta[key] for key in OPTIONAL_META if meta.get(key) is not None}
+    if 'class_names' in recorded:
+        problem = _class_names_problem(recorded['class_names'], config.num_class)
+        if problem:
+            raise WeightsError(f'{source}: its meta\'s class_names {problem}')
+        recorded['class_names'] = list(recorded['class_names'])
+    if 'stream' in recorded and recorded['stream'] not in STREAMS:
+        raise WeightsError(f'{source}: its meta records stream {recorded["stream"]!r}, not one of '
+                           f'{", ".join(STREAMS)}')
+    return recorded
 
 
 def _check_num_class(config, num_class, source):

@@ -7,7 +7,8 @@ DIR/saved_model.pb, variables/  signature `serving_default`: x float32 (batch, C
 DIR/model.tflite                the same signature; batch and T stay dynamic (the interpreter's signature
                                 runner resizes the input to each call)
 DIR/meta.json                   {"format": "stgcn-export", "preset", "data_mode", "max_frame", "num_class",
-                                "source"}: inputs are
+                                "config" (the model's, its layout included), "source"}, plus "class_names" and
+                                "stream" when the weights record them: inputs are
                                 data_gen.preprocess.skeleton_to_sample(path, mode=data_mode)
 
 The folder is built under a temporary name beside DIR and swapped into place when complete
@@ -107,9 +108,14 @@ def export_to(model, folder):
 
 
 def export_meta(model):
-    return {'format': EXPORT_FORMAT, 'preset': model.meta['preset'], 'data_mode': model.meta['data_mode'],
+    meta = {'format': EXPORT_FORMAT, 'preset': model.meta['preset'], 'data_mode': model.meta['data_mode'],
             'max_frame': model.meta['max_frame'], 'num_class': model.config.num_class,
-            'source': model.meta['source']}
+            'config': model.config.to_dict(), 'source': model.meta['source']}
+    if model.meta.get('class_names'):  # the user's names of the labels (--class-names), one per class
+        meta['class_names'] = list(model.meta['class_names'])
+    if model.meta.get('stream'):  # the PYSKL feature stream the weights take
+        meta['stream'] = model.meta['stream']
+    return meta
 
 
 def serve(model, x):

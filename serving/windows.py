@@ -2,19 +2,19 @@
 
 Windows of `window` frames start every `stride` frames; when the recording does not end on a window, one last
 window ends at its last frame, so every frame is covered (a recording shorter than a window is one window).
-Each window is zero-padded to `max_frame`, the T the weights were trained on (the model averages over time,
-so the padding must be what training saw). StreamingRecognizer, fed the same frames one at a time, yields
-exactly the windows of window_predictions: both classify one window per model call, so no batch composition
-can change a logit.
+Each window is classified as a recording of its own under the weights' protocol (serving/protocol.py: raw and
+prenorm re-preprocess it, PYSKL weights take their test clips from it). StreamingRecognizer, fed the same
+frames one at a time, yields exactly the windows of window_predictions: both classify one window per model
+call, so no batch composition can change a logit.
 """
 import collections
+import os
 
 import numpy as np
-from scipy.special import softmax
 
-from data_gen.class_names import model_class_names
 from model.errors import WeightsError
 from serving import ServingError
+from serving.protocol import Protocol
 
 TOP_K = 5
 
@@ -32,14 +32,18 @@ def window_bounds(num_frames, window, stride):
     return bounds
 
 
-def window_predictions(model, sample, window, stride, max_frame, k=TOP_K):
-    """The top-k classes of each window of ``sample``.
+def window_predictions(protocol, frames, window, stride, k=TOP_K):
+    """The top-k classes of each window of a recording.
 
-    Shape: sample (C, T, V, M) -> [{'start', 'end', 'top_k': [{'label', 'action', 'prob'}, ...]}], end exclusive.
+    protocol: a serving.protocol.Protocol, or a model with meta (its protocol with PYSKL's default clips).
+    Shape: frames (C, T, V, M) as serving/pose_input.py reads them
+        -> [{'start', 'end', 'top_k': [{'label', 'action', 'prob'}, ...]}], end exclusive.
     """
-    sample = np.asarray(sample, np.float32)
-    return [{'start': start, 'end': end, 'top_k': classify(model, sample[:, start:end], max_frame, k)}
-            for start, end in window_bounds(sample.shape[1], window, stride)]
+    protocol = _as_protocol(protocol)
+    protocol.check_window(window)
+    frames = np.asarray(frames)
+    return [{'start': start, 'end': end, 'top_k': protocol.top_k(protocol.probabilities(frames[:, start:end]), k)}
+            for start, end in window_bounds(frames.shape[1], window, stride)]
 
 
 def merge_segments(windows):
@@ -62,41 +66,30 @@ def merge_segments(windows):
     return segments
 
 
-def classify(model, clip, max_frame, k=TOP_K):
-    """Top-k of one clip, zero-padded to max_frame frames (None: as is).
-
-    Shape: clip (C, L, V, M) -> list of k {'label', 'action', 'prob'}, highest first (ties: lower label).
-    """
-    length = clip.shape[1]
-    if max_frame is not None and length < max_frame:
-        clip = np.pad(clip, ((0, 0), (0, max_frame - length), (0, 0), (0, 0)))  # (C, max_frame, V, M)
-    logits = np.asarray(model(clip[None], training=False))[0]  # (num_class,)
-    probs = softmax(logits.astype(np.float64))
-    names = model_class_names(getattr(model, 'meta', None), len(probs))
-    labels = np.argsort(-probs, kind='stable')[:k]
-    return [{'label': int(c), 'action': names[c], 'prob': float(probs[c])} for c in labels]
-
-
 class StreamingRecognizer:
     """Frame-by-frame recognition: push each frame, get a window's prediction whenever one completes.
 
-    weights_or_model: a built STGCN or a path model.weights.load_pretrained reads. max_frame defaults to the
-    weights' recorded max_frame (model.meta), else no padding. After the last frame, flush() gives the final
-    window that window_predictions adds when the recording does not end on a window.
+    weights_or_model: a Protocol, a built STGCN with meta, or a path model.weights.load_pretrained reads;
+    num_clips: PYSKL weights' clips a window (None: PYSKL's 10). Frames are pushed as serving/pose_input.py
+    reads them (Recording.frames[:, t]), so what is decided over a whole file (NTU's body selection, PYSKL's
+    tracks) is the caller's; each window then gets the protocol's own preprocessing. After the last frame,
+    flush() gives the final window that window_predictions adds when the recording does not end on a window.
     """
 
-    def __init__(self, weights_or_model, window, stride, max_frame=None, k=TOP_K):
+    def __init__(self, weights_or_model, window, stride, k=TOP_K, num_clips=None):
         _check_window(window, stride)
-        self.model = _as_model(weights_or_model)
+        self.protocol = _as_protocol(weights_or_model, num_clips)
+        self.protocol.check_window(window)
         self.window, self.stride, self.k = window, stride, k
-        self.max_frame = max_frame if max_frame is not None else (getattr(self.model, 'meta', None) or {}).get(
-            'max_frame')
         self.frames = collections.deque(maxlen=window)  # the last `window` frames, each (C, V, M)
         self.num_frames, self.last_end, self.frame_shape = 0, 0, None
 
-    def push(self, frame_keypoints):
-        """One frame (C, V, M), normalised as the samples are -> a window's prediction dict or None."""
-        frame = np.asarray(frame_keypoints, np.float32)
+    def push(self, frame):
+        """One frame (C, V, M) -> a window's prediction dict or None. Its dtype is kept (PYSKL's float16
+        tracks are computed as float16, as from a pickle); non-float input becomes float32."""
+        frame = np.asarray(frame)
+        if not np.issubdtype(frame.dtype, np.floating):
+            frame = frame.astype(np.float32)
         if self.frame_shape is None:
             self.frame_shape = frame.shape
         if frame.shape != self.frame_shape or frame.ndim != 3:
@@ -119,7 +112,15 @@ class StreamingRecognizer:
         clip = np.stack(self.frames, axis=1)  # (C, L, V, M), L = min(window, frames pushed)
         self.last_end = self.num_frames
         return {'start': self.num_frames - clip.shape[1], 'end': self.num_frames,
-                'top_k': classify(self.model, clip, self.max_frame, self.k)}
+                'top_k': self.protocol.top_k(self.protocol.probabilities(clip), self.k)}
+
+
+def _as_protocol(given, num_clips=None):
+    """A Protocol as given, or that of a model or of the weights at a path."""
+    if isinstance(given, Protocol):
+        return given
+    return Protocol(_as_model(given), num_clips, source=str(given) if isinstance(given, (str, os.PathLike))
+                    else 'the model')
 
 
 def _as_model(weights_or_model):

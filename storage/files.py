@@ -115,6 +115,9 @@ META_SCHEMA = {
     'preset': (lambda v: isinstance(v, str), 'a string'),
     'format': (lambda v: isinstance(v, str), 'a string'),
     'source': (lambda v: isinstance(v, str), 'a string'),
+    'class_names': (lambda v: isinstance(v, list) and all(isinstance(n, str) and n for n in v),
+                    'a list of non-empty strings'),
+    'stream': (lambda v: isinstance(v, str), 'a string'),
 }
 
 

@@ -15,23 +15,14 @@ import os
 import yaml
 
 from graphs import LayoutError, layout_from_dict
+from storage.yaml_nodes import parse_with_nodes
 
 MAX_LAYOUT_BYTES = 1 << 20  # a layout of MAX_NODE joints is a few tens of kB
 
 
 def load_layout_file(path):
     """The graphs.Layout that the YAML file at ``path`` describes; LayoutError 'path:line: ...' if bad."""
-    text = _read_text(path)
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        spec = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as error:
-        mark = getattr(error, 'problem_mark', None)
-        line = f':{mark.line + 1}' if mark is not None else ''
-        raise LayoutError(f'{path}{line}: not valid YAML: {getattr(error, "problem", None) or error}') from None
-    finally:
-        loader.dispose()
+    node, spec = parse_with_nodes(_read_text(path), path, LayoutError)
     if not isinstance(node, yaml.MappingNode):
         line = f':{node.start_mark.line + 1}' if node is not None else ''
         raise LayoutError(f'{path}{line}: a layout file must be a mapping of name, num_node, base, joints, edges, '

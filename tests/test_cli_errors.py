@@ -54,6 +54,8 @@ CASES = [
     ('model.weights', ['--weights', '{tmp}/garbage.pth', '--out', '{tmp}/w.weights.h5'], '{tmp}/w.weights.h5'),
     ('tools.plot_run', ['{tmp}/file', '--out', '{tmp}/curves.png'], '{tmp}/curves.png'),
     ('tools.visualize', ['--skeleton', '{tmp}/fifo.skeleton', '--out', '{tmp}/clip.gif'], '{tmp}/clip.gif'),
+    ('tools.visualize', ['--skeleton', '{tmp}/train_label.pkl', '--index', '0', '--out', '{tmp}/clip.gif'],
+     '{tmp}/clip.gif'),
 ]
 
 

@@ -131,3 +131,23 @@ def test_probabilities_and_averaged_logits_disagree():
 def test_average_clip_probabilities_rejects_a_partial_sample():
     with pytest.raises(ValueError, match=r'need logits \(N \* num_clips, num_class\) with num_clips = 10'):
         metrics.average_clip_probabilities(np.zeros((25, 4)), 10)
+
+
+def test_evaluations_of_a_run_share_one_traced_step(tiny_records):
+    """Each evaluation used to wrap a new tf.function and trace the model again; the step is cached per model."""
+    import tensorflow as tf
+
+    from feeders.distributed import open_source
+    from model.stgcn import build_model
+    from training import evaluation
+
+    meta = open_source(str(tiny_records / 'val'))
+    model = build_model('paper', num_class=3, channels=(8, 8, 8))
+    strategy = tf.distribute.get_strategy()
+    first = evaluation.predict_dataset(strategy, model, meta, global_batch=4)
+    (step,) = evaluation._EVAL_STEPS[model].values()
+    traces = step.experimental_get_tracing_count()
+    second = evaluation.predict_dataset(strategy, model, meta, global_batch=4)
+    assert step.experimental_get_tracing_count() == traces <= 2  # a full and the partial last batch
+    np.testing.assert_array_equal(first[0], second[0])
+    assert first[2] == second[2] and len(first[2]) == 7

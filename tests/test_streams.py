@@ -154,6 +154,26 @@ def _fails(capsys, main, argv, *fragments):
         assert fragment in err, err
 
 
+def test_a_custom_layout_file_gives_each_joint_minus_its_parent(tmp_path, capsys):
+    from tests.test_layouts import HAND_YAML, hand_dict
+
+    (tmp_path / 'hand.yaml').write_text(HAND_YAML)
+    x = np.random.default_rng(2).standard_normal((3, 3, 5, 10, 2)).astype(np.float32)
+    _write_joint(tmp_path, 'val', x)
+    assert gen_bone_data.main(['--data-dir', str(tmp_path), '--parts', 'val', '--layout-file',
+                               str(tmp_path / 'hand.yaml')]) == 0
+    parents_1based = hand_dict()['parents']  # the wrist hangs from the middle finger's base, the centre (6)
+    expected = x - x[:, :, :, [p - 1 for p in parents_1based], :]
+    np.testing.assert_array_equal(np.load(tmp_path / 'val_data_bone.npy'), expected)
+    assert not expected[:, :, :, 5].any()  # the centre is its own parent
+    _fails(capsys, gen_bone_data.main, ['--data-path', str(tmp_path / 'val_data_joint.npy'), '--out',
+                                        str(tmp_path / 'o.npy'), '--layout-file', str(tmp_path / 'nope.yaml')],
+           'nope.yaml: not a regular file')
+    _write_joint(tmp_path, 'wide', np.zeros((1, 3, 2, 12, 1)))
+    _fails(capsys, gen_bone_data.main, ['--data-dir', str(tmp_path), '--parts', 'wide', '--layout-file',
+                                        str(tmp_path / 'hand.yaml')], 'V = 12 joints, but layout hand-10')
+
+
 def test_errors_are_one_line_exit_2(tmp_path, capsys):
     _fails(capsys, gen_bone_data.main, ['--data-dir', str(tmp_path), '--parts', 'val'],
            'val_data_joint.npy: no such file')

@@ -1,15 +1,18 @@
 """tools/visualize.py: projection, drawing (pixel checks on a known pose), window labels, and the CLI."""
+import pickle
 import re
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from graphs import ntu_rgb_d, openpose
+from graphs import LAYOUTS, ntu_rgb_d, openpose
 from model.stgcn import build_model
 from storage import files
 from tests.conftest import ROOT
 from tools import visualize as vis
+from tools import visualize_inputs as vis_inputs
 
 NTU_FILE = ROOT / 'tests/fixtures/ntu/skeletons/S001C001P001R001A001.skeleton'  # 103 frames, one body
 KINETICS_FILE = ROOT / 'tests/fixtures/kinetics/kinetics_train/cU1fyH2QssA.json'
@@ -160,13 +163,284 @@ def test_cli_errors_are_one_line(args, message, capsys):
 
 def test_mp4_without_ffmpeg_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv('PATH', str(tmp_path))  # a PATH without ffmpeg
+    monkeypatch.setitem(sys.modules, 'imageio_ffmpeg', None)  # and no imageio-ffmpeg: its import fails
+    assert vis.find_ffmpeg() is None
     assert vis.main(['--skeleton', str(NTU_FILE), '--out', str(tmp_path / 'c.mp4')]) == 2
-    assert capsys.readouterr().err.strip() == (f'error: --out {tmp_path / "c.mp4"}: MP4 needs ffmpeg on PATH '
-                                               f'(apt-get install ffmpeg); or write a .gif')
+    assert capsys.readouterr().err.strip() == (f'error: --out {tmp_path / "c.mp4"}: MP4 needs ffmpeg: pip install '
+                                               'imageio-ffmpeg (it bundles one), or put ffmpeg on PATH; or write '
+                                               'a .gif')
     assert not (tmp_path / 'c.mp4').exists()
+
+
+def test_mp4_round_trip_keeps_frames_size_and_picture(tmp_path, monkeypatch):
+    import imageio_ffmpeg  # requirements-dev.txt: its bundled ffmpeg writes and reads the file
+
+    monkeypatch.setenv('PATH', str(tmp_path))  # imageio-ffmpeg's own binary, not a system one
+    images = vis.render(_pose(5), 'raw', labels=[['a'], ['b'], ['c'], ['d'], ['e']])
+    path = tmp_path / 'c.mp4'
+    vis.write_mp4(images, str(path))
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    frames = [np.frombuffer(f, np.uint8).reshape(vis.HEIGHT, vis.WIDTH, 3) for f in reader]
+    assert meta['size'] == (vis.WIDTH, vis.HEIGHT) and meta['codec'] == 'h264' and meta['fps'] == vis.FPS
+    assert len(frames) == 5
+    for frame, image in zip(frames, images):  # H.264 is lossy: the same picture, within a few levels
+        assert np.abs(frame.astype(int) - np.asarray(image, int)).mean() < 3
+    assert np.abs(frames[0].astype(int) - frames[4].astype(int)).mean() > 3  # and not one picture five times
+    assert not [p for p in tmp_path.iterdir() if p.name != 'c.mp4']  # no temporary left
 
 
 def test_npy_needs_an_index(tmp_path, capsys):
     np.save(tmp_path / 'val_data_joint.npy', _pose(2)[None])
     assert vis.main(['--skeleton', str(tmp_path / 'val_data_joint.npy')]) == 2
     assert 'pick one with --index K' in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PYSKL annotation pickles and users' layouts
+
+STAR_LAYOUT = """\
+name: my-star
+num_node: 5
+base: 0
+joints: [centre, left, right, down, foot]
+edges: [[1, 0], [2, 0], [3, 0], [4, 3]]
+center: 0
+"""
+
+
+def _write_annotations(tmp_path, annotations, name='ann.pkl'):
+    """A PYSKL pickle of `annotations`, all in split 'val' (written with pickle; read only by the restricted
+    loader)."""
+    path = tmp_path / name
+    with open(path, 'wb') as f:
+        pickle.dump({'split': {'val': [a['frame_dir'] for a in annotations]}, 'annotations': annotations}, f)
+    return path
+
+
+def _annotation_3d(keypoint, name='S001C001P001R001A001', label=0):
+    """keypoint (M, T, V, 3), stored float16 as PYSKL's ntu*_3danno.pkl."""
+    return {'frame_dir': name, 'label': label, 'total_frames': keypoint.shape[1],
+            'keypoint': np.asarray(keypoint, np.float16)}
+
+
+def _annotation_2d(keypoint, score, img_shape, name='video', label=1):
+    """keypoint (M, T, V, 2) pixels, score (M, T, V), img_shape (h, w), as PYSKL's ntu*_hrnet.pkl."""
+    return {'frame_dir': name, 'label': label, 'total_frames': keypoint.shape[1],
+            'keypoint': np.asarray(keypoint, np.float16), 'keypoint_score': np.asarray(score, np.float16),
+            'img_shape': img_shape}
+
+
+def _ntu_keypoint(frames=20, empty=2):
+    """The fixture's body as PYSKL keypoints (1, frames, 25, 3) float16, absent in the first `empty` frames."""
+    from data_gen.skeleton import read_skeleton
+
+    xyz = read_skeleton(str(NTU_FILE), max_body=1).xyz  # (T, 1, 25, 3)
+    keypoint = xyz.transpose(1, 0, 2, 3)[:, :frames].astype(np.float16)  # (1, frames, 25, 3)
+    keypoint[:, :empty] = 0
+    return keypoint
+
+
+def _image_pixels(points, img_shape):
+    """Where a point (x, y) of an image (h, w) must land: the image fills the drawing area, aspect kept."""
+    height, width = img_shape
+    area_w = vis.WIDTH - 2 * vis.MARGIN
+    area_h = vis.HEIGHT - vis.TOP_BAND - vis.LABEL_BAND - 2 * vis.MARGIN
+    scale = min(area_w / width, area_h / height)
+    centre = np.array([vis.WIDTH / 2, vis.TOP_BAND + vis.MARGIN + area_h / 2])
+    return (np.asarray(points, np.float64) - [width / 2, height / 2]) * scale + centre
+
+
+def _around(rgb, point):
+    """The colours of the 3 x 3 pixels around `point` (x, y): a 3-pixel bone covers one of them wherever its
+    anti-aliasing-free edge falls."""
+    x, y = np.round(point).astype(int)
+    return {tuple(c) for c in rgb[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3)}
+
+
+def test_pyskl_3d_pickle_is_projected_as_ntu_files_with_pyskls_bones(tmp_path):
+    keypoint = _pose(3).transpose(3, 1, 2, 0)  # (M, T, V, 3)
+    path = _write_annotations(tmp_path, [_annotation_3d(keypoint[:1], 'other'), _annotation_3d(keypoint)])
+    clip = vis_inputs.read_input(str(path), 1, False, None)
+    stored = keypoint.astype(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(clip.drawn, stored.transpose(3, 1, 2, 0))  # (C, T, V, M)
+    assert (clip.data_mode, clip.layout, clip.model_sample) == ('raw', 'ntu-rgb+d-pyskl', None)
+    assert clip.note == "frame_dir 'S001C001P001R001A001', label 0"
+    rgb = np.asarray(vis.render(clip.drawn, 'raw', layout=LAYOUTS['ntu-rgb+d-pyskl'])[0])
+    official = np.asarray(vis.render(clip.drawn, 'raw', layout=LAYOUTS['ntu-rgb+d'])[0])
+    pixels = vis.fit_to_canvas(*vis.project(clip.drawn, 'raw'))[0]  # (V, M, 2)
+    for m, color in enumerate(vis.PERSON_COLORS[:2]):
+        for v in range(25):
+            x, y = np.round(pixels[v, m]).astype(int)
+            assert tuple(rgb[y, x]) == color
+        for child, parent in [(21, 7), (23, 11)]:  # PYSKL wires the hand tips to the hands, not to the thumbs
+            middle = (pixels[child, m] + pixels[parent, m]) / 2
+            assert color in _around(rgb, middle) and _around(official, middle) == {vis.BACKGROUND}, (m, child)
+
+
+def test_pyskl_3d_after_preprocess_is_pre_normalize_3d_standing_upright(tmp_path):
+    from feeders.pyskl_transforms import format_gcn_input, pre_normalize_3d
+
+    keypoint = _ntu_keypoint(frames=20, empty=2)
+    clip = vis_inputs.read_input(str(_write_annotations(tmp_path, [_annotation_3d(keypoint)])), 0, True, None)
+    np.testing.assert_array_equal(clip.drawn, format_gcn_input(pre_normalize_3d(keypoint), 2).numpy())
+    assert clip.drawn.shape == (3, 18, 25, 2) and clip.data_mode == 'pyskl3d'  # the empty frames dropped
+    points, visible = vis.project(clip.drawn, clip.data_mode)
+    assert visible[:, :, 0].all() and not visible[:, :, 1].any()  # FormatGCNInput's zero second person
+    first = points[0, :, 0]  # (V, 2) in the first kept frame, which PreNormalize3D turns
+    assert first[3, 1] < first[20, 1] < first[0, 1]  # head above the top of the spine above its base: z up
+    shoulders = first[8] - first[4]  # left (5) to right (9) shoulder, 1-based: onto +x
+    assert shoulders[0] > 0.1 and abs(shoulders[1]) < 1e-4
+
+
+def test_pyskl_2d_pickle_is_drawn_in_the_image_with_coco_bones(tmp_path):
+    rng = np.random.default_rng(1)
+    img_shape = (100, 200)  # (h, w)
+    # three persons side by side in the image's middle, so that neither the points' box nor the people overlap
+    x = rng.uniform(20, 60, (3, 2, 17)) + np.array([0, 60, 120])[:, None, None]
+    keypoint = np.stack([x, rng.uniform(30, 70, (3, 2, 17))], -1)  # (M, T, V, 2) pixels
+    score = rng.uniform(0.2, 1.0, (3, 2, 17))
+    score[0, 0, 5] = 0
+    path = _write_annotations(tmp_path, [_annotation_2d(keypoint, score, img_shape)])
+    clip = vis_inputs.read_input(str(path), 0, False, None)
+    assert (clip.data_mode, clip.layout, clip.extent) == ('pyskl2d', 'coco', ((0, 0), (200, 100)))
+    rgb = np.asarray(vis.render(clip.drawn, clip.data_mode, layout=LAYOUTS['coco'], extent=clip.extent)[0])
+    stored = keypoint.astype(np.float16).astype(np.float64)[:, 0]  # (M, V, 2) of frame 0
+    pixels = _image_pixels(stored, img_shape)
+    visible = vis.project(clip.drawn, clip.data_mode)[1][0]  # (V, M)
+    assert visible.sum() == 3 * 17 - 1 and not visible[5, 0]  # score 0: not drawn
+    for m, color in enumerate(vis.PERSON_COLORS[:3]):
+        for v in np.flatnonzero(visible[:, m]):
+            px, py = np.round(pixels[m, v]).astype(int)
+            assert tuple(rgb[py, px]) == color, (m, v)
+        for child, parent in LAYOUTS['coco'].edges:
+            if visible[child, m] and visible[parent, m]:
+                assert color in _around(rgb, (pixels[m, child] + pixels[m, parent]) / 2), (m, child, parent)
+    left, top = np.round(_image_pixels([0, 0], img_shape)).astype(int)
+    right, bottom = np.round(_image_pixels([200, 100], img_shape)).astype(int)
+    assert tuple(rgb[(top + bottom) // 2, left]) == vis.IMAGE_BORDER == tuple(rgb[top, (left + right) // 2])
+    assert tuple(rgb[(top + bottom) // 2, left + 3]) == vis.BACKGROUND
+
+
+def test_pyskl_2d_after_preprocess_is_pre_normalize_2d_of_the_persons_kept(tmp_path):
+    from feeders.pyskl_transforms import pre_normalize_2d
+
+    rng = np.random.default_rng(2)
+    keypoint = rng.uniform(0, 1000, (3, 4, 17, 2))
+    score = rng.uniform(0.1, 1.0, (3, 4, 17))
+    path = _write_annotations(tmp_path, [_annotation_2d(keypoint, score, (1000, 1000))])
+    clip = vis_inputs.read_input(str(path), 0, True, None)
+    assert clip.drawn.shape == (3, 4, 17, 2) and clip.extent == ((-1, -1), (1, 1))  # FormatGCNInput keeps 2
+    stored = keypoint.astype(np.float16)
+    normalised = pre_normalize_2d(stored[:2], (1000, 1000)).numpy()  # (2, T, V, 2)
+    np.testing.assert_array_equal(clip.drawn[:2], normalised.transpose(3, 1, 2, 0))
+    np.testing.assert_array_equal(clip.drawn[2], score[:2].astype(np.float16).astype(np.float32).transpose(1, 2, 0))
+    box = vis.extent_box(clip.extent)
+    assert box[2] - box[0] == box[3] - box[1]  # the model's square, as the model sees the image
+
+
+@pytest.mark.parametrize('kind', ['3d', '2d'])
+def test_a_window_of_the_whole_recording_is_the_pyskl_feeders_test_clip(tmp_path, kind):
+    from feeders.pyskl_feeder import make_pyskl_dataset
+
+    if kind == '3d':
+        annotation = _annotation_3d(_ntu_keypoint(frames=30, empty=3))
+    else:
+        rng = np.random.default_rng(3)
+        annotation = _annotation_2d(rng.uniform(0, 640, (1, 30, 17, 2)), rng.uniform(size=(1, 30, 17)), (480, 640))
+    path = _write_annotations(tmp_path, [annotation])
+    clip = vis_inputs.read_input(str(path), 0, False, f'pyskl{kind}', num_person=2)
+    window = vis.pad_window(clip.model_sample, 16, f'pyskl{kind}')  # one window of all kept frames
+    x, _, _ = next(iter(make_pyskl_dataset(str(path), 'val', 1, training=False, clip_len=16, num_clips=1)))
+    np.testing.assert_allclose(window, x[0, 0].numpy(), rtol=0, atol=1e-6)  # (C, 16, V, 2)
+
+
+def test_pyskl_windows_are_uniform_sample_test_clips():
+    clip = np.arange(3, dtype=np.float32).reshape(1, 3, 1, 1) + 1
+    assert vis.pad_window(clip, 7, 'pyskl3d')[0, :, 0, 0].tolist() == [1, 2, 3, 1, 2, 3, 1]  # short: looped
+    long = np.arange(250, dtype=np.float32).reshape(1, 250, 1, 1)
+    frames = vis.pad_window(long, 100, 'pyskl2d')[0, :, 0, 0]
+    segments = np.arange(101) * 250 // 100  # one frame from each of 100 equal segments
+    assert ((segments[:-1] <= frames) & (frames < segments[1:])).all()
+
+
+def test_pyskl_3d_labels_skip_the_frames_pre_normalize_3d_drops(tmp_path, capsys):
+    model = build_model('pyskl', channels=(8, 8, 8), num_class=3)
+    model.meta = {'preset': 'pyskl', 'data_mode': 'pyskl3d', 'max_frame': 16}
+    model.save(str(tmp_path / 'tiny.keras'))
+    path = _write_annotations(tmp_path, [_annotation_3d(_ntu_keypoint(frames=12, empty=2))])
+    out = tmp_path / 'clip.gif'
+    assert vis.main(['--skeleton', str(path), '--index', '0', '--weights', str(tmp_path / 'tiny.keras'),
+                     '--out', str(out)]) == 0
+    assert "layout ntu-rgb+d-pyskl, frame_dir 'S001C001P001R001A001', label 0" in capsys.readouterr().out
+    with Image.open(out) as gif:
+        assert gif.n_frames == 12  # drawn raw: every frame
+        written = []
+        for t in range(12):
+            gif.seek(t)
+            band = np.asarray(gif.convert('RGB'))[vis.HEIGHT - vis.LABEL_BAND:]
+            written.append(int((band.min(axis=-1) < 100).sum()) > 50)
+    assert written == [False, False] + [True] * 10
+
+
+def test_a_layout_file_draws_its_bones_and_an_unknown_joint_count_needs_one(tmp_path, capsys):
+    (tmp_path / 'star.yaml').write_text(STAR_LAYOUT)
+    # centre, left, right, down, foot in a 200 x 100 image
+    points = np.array([[100, 50], [40, 20], [160, 20], [100, 90], [140, 90]], np.float64)
+    keypoint = np.broadcast_to(points, (1, 2, 5, 2))
+    path = _write_annotations(tmp_path, [_annotation_2d(keypoint, np.ones((1, 2, 5)), (100, 200))])
+    args = ['--skeleton', str(path), '--index', '0', '--out', str(tmp_path / 'star.gif')]
+    assert vis.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f'error: --skeleton {path}: samples have 5 joints and no shipped '
+                                               'layout has 5') and err[0].endswith('--layout-file my_layout.yaml')
+    assert not (tmp_path / 'star.gif').exists()
+    assert vis.main(args + ['--layout-file', str(tmp_path / 'star.yaml')]) == 0
+    assert 'layout my-star' in capsys.readouterr().out
+    clip = vis_inputs.read_input(str(path), 0, False, None)
+    layout = vis_inputs.choose_layout(5, clip.layout, str(tmp_path / 'star.yaml'))
+    rgb = np.asarray(vis.render(clip.drawn, clip.data_mode, layout=layout, extent=clip.extent)[0])
+    pixels = _image_pixels(points, (100, 200))
+    color = vis.PERSON_COLORS[0]
+    for child, parent in [(1, 0), (2, 0), (3, 0), (4, 3)]:
+        assert color in _around(rgb, (pixels[child] + pixels[parent]) / 2)
+    for a, b in [(1, 2), (2, 4)]:  # no such bones
+        assert _around(rgb, (pixels[a] + pixels[b]) / 2) == {vis.BACKGROUND}
+
+
+def test_the_weights_layout_draws_the_bones_and_labels_a_2d_pickle(tmp_path, capsys):
+    from storage.layout_file import load_layout_file
+
+    (tmp_path / 'star.yaml').write_text(STAR_LAYOUT)
+    star = load_layout_file(str(tmp_path / 'star.yaml'))
+    model = build_model('pyskl', channels=(8, 8, 8), num_class=3, layout=star.to_dict())
+    model.meta = {'preset': 'pyskl', 'data_mode': 'pyskl2d', 'max_frame': 16}
+    model.save(str(tmp_path / 'star.keras'))
+    rng = np.random.default_rng(4)
+    annotation = _annotation_2d(rng.uniform(0, 100, (1, 10, 5, 2)), rng.uniform(0.5, 1, (1, 10, 5)), (100, 100))
+    path = _write_annotations(tmp_path, [annotation])
+    assert vis.main(['--skeleton', str(path), '--index', '0', '--weights', str(tmp_path / 'star.keras'),
+                     '--out', str(tmp_path / 'star.gif'), '--window', '4', '--stride', '2']) == 0
+    assert 'layout my-star' in capsys.readouterr().out  # the layout saved with the weights
+    assert vis_inputs.choose_layout(5, None, model=model) == star
+    with pytest.raises(vis.VisualizeError, match=r'--weights \(its layout\): layout my-star has 5 joints, '
+                                                 r'--skeleton x.pkl has 17'):
+        vis_inputs.choose_layout(17, 'coco', model=model, source='x.pkl')
+
+
+def test_pyskl_pickle_errors_are_one_line(tmp_path, capsys):
+    path = _write_annotations(tmp_path, [_annotation_3d(_pose(2).transpose(3, 1, 2, 0))])
+    model = build_model('tf2019', channels=(4, 8, 8), num_class=3)
+    model.meta = {'preset': 'tf2019', 'data_mode': 'prenorm', 'max_frame': 32}
+    model.save(str(tmp_path / 'prenorm.keras'))
+    for args, message in [
+            ([], f'--skeleton {path}: a PYSKL pickle holds many samples; pick one with --index K'),
+            (['--index', '1'], f'--index 1: {path} holds annotations 0..0'),
+            (['--index', '0', '--weights', str(tmp_path / 'prenorm.keras')],
+             "--weights: the model reads 'prenorm' data, not a PYSKL 3d pickle ('pyskl3d' data)"),
+            (['--index', '0', '--layout-file', str(tmp_path / 'none.yaml')],
+             f'--layout-file: {tmp_path / "none.yaml"}: not a regular file')]:
+        assert vis.main(['--skeleton', str(path), '--out', str(tmp_path / 'c.gif')] + args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f'error: {message}'), err
+    assert not (tmp_path / 'c.gif').exists()

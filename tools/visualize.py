@@ -2,10 +2,12 @@
 
     python tools/visualize.py --skeleton S001C001P001R001A001.skeleton [--out clip.gif|clip.mp4]
         [--azimuth A --elevation E] [--after-preprocess] [--frames START:END] [--weights W]
+        [--layout-file my_layout.yaml]
     python tools/visualize.py --skeleton kinetics_val/VIDEO.json ...
     python tools/visualize.py --skeleton data/ntu/xsub/val_data_joint.npy --index K ...
+    python tools/visualize.py --skeleton data/nturgbd/ntu60_3danno.pkl --index K ...
 
-Inputs:
+Inputs (tools/visualize_inputs.py):
   * NTU `.skeleton` (3D, Kinect camera metres): the first two bodies listed per frame (the official 'raw'
     sample), or with --after-preprocess the sample of the data mode the model is trained on (--weights'
     data_mode; 'prenorm' without weights: 2s-AGCN's body selection, centring and rotation).
@@ -13,13 +15,22 @@ Inputs:
     stored, or with --after-preprocess the two most confident per frame, centred (gen_kinetics_data).
   * `.npy` of stored samples (N, C, T, V, M): sample --index K, drawn as stored (already preprocessed); its
     data mode comes from the meta.json beside it.
+  * PYSKL annotation `.pkl`: annotation --index K of its 'annotations' list. 3D keypoints (NTU, Kinect camera
+    space) are projected as NTU files are, or with --after-preprocess after PreNormalize3D; 2D ones (COCO 17,
+    OpenPose 18, score 0 missing) are drawn in the image (img_shape, its border in grey), or after
+    PreNormalize2D in its [-1, 1] square.
+Bones are the edges of --layout-file's layout, else of the layout stored with --weights, else of the input's
+own (NTU files: ntu-rgb+d, Kinetics: openpose, PYSKL: ntu-rgb+d-pyskl, coco or openpose); an input whose
+joint count no shipped layout has needs one of the first two.
 3D joints are drawn by an orthographic projection: azimuth turns the view about the vertical axis, elevation
 tilts it (degrees). At 0, 0 a raw NTU sample is seen from the Kinect (x right, y up) and a pre-normalised one
 from the front of the person (x, the shoulder line, right; z, the spine, up).
 
-With --weights, a WINDOW-frame window slides over the clip STRIDE frames at a time, each window padded to the
-model's max_frame as its data mode pads (prenorm repeats the clip, raw and kinetics zero-fill) and
-classified; each frame shows the top-3 of the mean softmax of the windows covering it.
+With --weights, a WINDOW-frame window slides over the clip STRIDE frames at a time, each window brought to the
+model's max_frame as its data mode does (prenorm repeats the clip, raw and kinetics zero-fill, PYSKL's models
+take UniformSample's first test clip) and classified; each frame shows the top-3 of the mean softmax of the
+windows covering it. PYSKL's models read the joint stream of the whole recording pre-normalised once, as PYSKL
+normalises a sample before sampling its clips.
 """
 import argparse
 import io
@@ -35,9 +46,9 @@ from PIL import Image, ImageDraw, ImageFont
 if __package__ in (None, ''):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_gen.class_names import class_names  # noqa: E402
-from graphs import ntu_rgb_d, openpose  # noqa: E402
+from data_gen.class_names import model_class_names  # noqa: E402
 from storage import files  # noqa: E402
+from tools.visualize_inputs import PYSKL_MODES, VisualizeError, choose_layout, read_input  # noqa: E402
 
 WIDTH, HEIGHT = 480, 480
 TOP_BAND = 24  # pixels above the skeleton for the frame number
@@ -48,14 +59,10 @@ JOINT_RADIUS = 4
 BONE_WIDTH = 3
 BACKGROUND = (255, 255, 255)
 TEXT_COLOR = (0, 0, 0)
+IMAGE_BORDER = (190, 190, 190)  # the image 2D points lie in (PYSKL 2D)
 PERSON_COLORS = [(220, 20, 60), (30, 110, 220), (20, 160, 60), (240, 140, 0), (140, 40, 180)]
 FPS = 30  # NTU and Kinetics are recorded at 30 frames per second
 WINDOW, STRIDE, TOP_K = 32, 8, 3
-EDGES = {25: ntu_rgb_d.INWARD, 18: openpose.INWARD}  # by joint count: the layout's (child, parent) bones
-
-
-class VisualizeError(ValueError):
-    """Bad input; main prints `error: <message>` and exits with code 2."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -73,41 +80,60 @@ def view_rotation(azimuth, elevation):
 
 
 # Data axes -> view axes (X right, Y up, Z depth): Kinect camera space is already so; a pre-normalised sample
-# has its spine on +z, so z goes up and y into depth (a proper rotation: det +1).
+# (2s-AGCN's prenorm, PYSKL's PreNormalize3D) has its spine on +z, so z goes up and y into depth (a proper
+# rotation: det +1).
 TO_VIEW = {'raw': np.eye(3), 'prenorm': np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], np.float64)}
+TO_VIEW['pyskl3d'] = TO_VIEW['prenorm']
+IMAGE_MODES = ('kinetics', 'pyskl2d')  # 2D (x, y, score) in image axes: y grows downward
 
 
 def project(sample, data_mode, azimuth=0.0, elevation=0.0):
     """Image-plane points (u right, v down) and which joints are present.
 
-    3D samples (V = 25: x, y, z; a body with every coordinate zero in a frame is missing) are rotated into view and projected
-    orthographically; 2D samples (V = 18: x, y, score; score 0 is missing) are taken as they are (OpenPose's
-    y already grows downward).
+    3D samples (data modes raw, prenorm, pyskl3d: x, y, z; a body with every coordinate zero in a frame is
+    missing) are rotated into view and projected orthographically; 2D samples (IMAGE_MODES: x, y, score; score
+    0 is missing) are taken as they are (image y already grows downward).
     Shape: sample (C, T, V, M) -> points (T, V, M, 2) float64, visible (T, V, M) bool.
     """
     sample = np.asarray(sample, np.float64)
     xyz = sample.transpose(1, 2, 3, 0)  # (T, V, M, C)
-    if sample.shape[2] == openpose.NUM_NODE:
+    if data_mode in IMAGE_MODES:
         return xyz[..., :2].copy(), xyz[..., 2] > 0
     # Kinect lists all 25 joints of a tracked body, so a body is present or not as a whole; per joint, zero
     # would hide the joint that pre-normalisation centres on the origin.
     visible = np.broadcast_to(np.any(xyz != 0, axis=(1, 3))[:, None, :], xyz.shape[:3])  # (T, V, M)
-    view = xyz @ (view_rotation(azimuth, elevation) @ TO_VIEW.get(data_mode, TO_VIEW['raw'])).T  # (T, V, M, 3)
+    view = xyz @ (view_rotation(azimuth, elevation) @ TO_VIEW[data_mode]).T  # (T, V, M, 3)
     return np.stack([view[..., 0], -view[..., 1]], axis=-1), visible
 
 
-def fit_to_canvas(points, visible, width=WIDTH, height=HEIGHT):
+def fit_to_canvas(points, visible, extent=None, width=WIDTH, height=HEIGHT):
     """Scale and shift all frames' points together (one scale, aspect kept) into the drawing area between the
-    bands. Shape: points (T, V, M, 2), visible (T, V, M) -> pixels (T, V, M, 2) float64."""
-    area_w, area_h = width - 2 * MARGIN, height - TOP_BAND - LABEL_BAND - 2 * MARGIN
-    if not visible.any():
+    bands: the box of the visible points fills it, or the box `extent` ((u0, v0), (u1, v1)) when given (an
+    image the points lie in).
+    Shape: points (T, V, M, 2), visible (T, V, M) -> pixels (T, V, M, 2) float64.
+    """
+    if extent is None and not visible.any():
         return np.zeros_like(points)
-    shown = points[visible]  # (P, 2)
-    low, high = shown.min(axis=0), shown.max(axis=0)
-    scale = min(area_w / max(high[0] - low[0], 1e-9), area_h / max(high[1] - low[1], 1e-9))
-    centre = (low + high) / 2
-    target = np.array([width / 2, TOP_BAND + MARGIN + area_h / 2])
+    low, high = (np.asarray(e, np.float64) for e in extent) if extent is not None else (
+        points[visible].min(axis=0), points[visible].max(axis=0))  # (2,) each
+    scale, centre, target = _canvas_map(low, high, width, height)
     return (points - centre) * scale + target
+
+
+def extent_box(extent, width=WIDTH, height=HEIGHT):
+    """The pixel rectangle [x0, y0, x1, y1] that fit_to_canvas maps `extent` to, rounded (Pillow would
+    truncate)."""
+    low, high = (np.asarray(e, np.float64) for e in extent)
+    scale, centre, target = _canvas_map(low, high, width, height)
+    corners = np.concatenate([(low - centre) * scale + target, (high - centre) * scale + target])  # (4,)
+    return [int(c) for c in np.round(corners)]
+
+
+def _canvas_map(low, high, width, height):
+    """(scale, centre (2,), target (2,)): pixels = (points - centre) * scale + target."""
+    area_w, area_h = width - 2 * MARGIN, height - TOP_BAND - LABEL_BAND - 2 * MARGIN
+    scale = min(area_w / max(high[0] - low[0], 1e-9), area_h / max(high[1] - low[1], 1e-9))
+    return scale, (low + high) / 2, np.array([width / 2, TOP_BAND + MARGIN + area_h / 2])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -118,14 +144,16 @@ def _font():
     return ImageFont.load_default(size=FONT_SIZE)
 
 
-def draw_frame(pixels, visible, frame_number, label_lines=(), width=WIDTH, height=HEIGHT):
-    """One frame: each person's bones and joints in its colour, the frame number, the label lines.
+def draw_frame(pixels, visible, frame_number, edges, label_lines=(), box=None, width=WIDTH, height=HEIGHT):
+    """One frame: the image border `box` ([x0, y0, x1, y1] or None), each person's bones (the layout's
+    (child, parent) `edges`) and joints in its colour, the frame number, the label lines.
 
     Shape: pixels (V, M, 2) float, visible (V, M) bool -> an RGB PIL image (width, height).
     """
     image = Image.new('RGB', (width, height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    edges = EDGES[pixels.shape[0]]
+    if box is not None:
+        draw.rectangle(box, outline=IMAGE_BORDER)
     for m in range(pixels.shape[1]):
         color = PERSON_COLORS[m % len(PERSON_COLORS)]
         for child, parent in edges:
@@ -141,12 +169,16 @@ def draw_frame(pixels, visible, frame_number, label_lines=(), width=WIDTH, heigh
     return image
 
 
-def render(sample, data_mode, start=0, labels=None, azimuth=0.0, elevation=0.0):
+def render(sample, data_mode, start=0, labels=None, azimuth=0.0, elevation=0.0, layout=None, extent=None):
     """Frames of a sample (C, T, V, M) whose first frame is number `start`; labels: one list of lines per
-    frame, or None. Returns a list of T RGB PIL images."""
+    frame, or None; layout: the graphs.Layout whose bones are drawn (None: the first shipped one with V
+    joints); extent: the image the 2D points lie in (see fit_to_canvas), drawn as a grey border.
+    Returns a list of T RGB PIL images."""
+    layout = layout or choose_layout(sample.shape[2], None)
     points, visible = project(sample, data_mode, azimuth, elevation)
-    pixels = fit_to_canvas(points, visible)  # (T, V, M, 2)
-    return [draw_frame(pixels[t], visible[t], start + t, labels[t] if labels else ())
+    pixels = fit_to_canvas(points, visible, extent)  # (T, V, M, 2)
+    box = extent_box(extent) if extent is not None else None
+    return [draw_frame(pixels[t], visible[t], start + t, layout.edges, labels[t] if labels else (), box)
             for t in range(len(pixels))]
 
 
@@ -166,14 +198,20 @@ def window_starts(num_frames, window=WINDOW, stride=STRIDE):
 
 
 def pad_window(clip, max_frame, data_mode):
-    """A window padded to the T the model was trained at, as its data mode pads: 'prenorm' repeats the clip
-    (2s-AGCN's pad_null_frames), the others zero-fill (the official feeders).
+    """A window brought to the T the model was trained at, as its data mode does: 'prenorm' repeats the clip
+    (2s-AGCN's pad_null_frames), PYSKL's modes take UniformSample's first test clip of max_frame frames
+    (feeders/pyskl_sampling.py: a short window looped, a long one sampled per segment), the others zero-fill
+    (the official feeders).
 
-    Shape: clip (C, w, V, M) -> (C, max_frame, V, M) (cut when w > max_frame).
+    Shape: clip (C, w, V, M) -> (C, max_frame, V, M) (zero-fill cuts when w > max_frame).
     """
     w = clip.shape[1]
     if data_mode == 'prenorm':
         return clip[:, np.arange(max_frame) % w]
+    if data_mode in PYSKL_MODES:
+        from feeders.pyskl_sampling import test_clip_indices
+
+        return clip[:, test_clip_indices(w, max_frame, num_clips=1)[0]]
     out = np.zeros(clip.shape[:1] + (max_frame,) + clip.shape[2:], np.float32)
     out[:, :min(w, max_frame)] = clip[:, :max_frame]
     return out
@@ -215,77 +253,7 @@ def frame_labels(starts, probabilities, num_frames, window, names, k=TOP_K):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Reading the inputs
-
-
-def read_input(path, index, after_preprocess, data_mode):
-    """(sample to draw (C, T, V, M), its data mode for the projection, sample the model reads or None).
-
-    data_mode: the preprocessing the model expects (--weights), or None. The model's sample is only built for
-    a model; for .npy files both are the stored sample.
-    """
-    suffix = pathlib.Path(path).suffix
-    if not os.path.isfile(path):
-        raise VisualizeError(f'--skeleton {path}: no such file')
-    if suffix == '.skeleton':
-        return _read_ntu(path, after_preprocess, data_mode)
-    if suffix == '.json':
-        return _read_kinetics(path, after_preprocess, data_mode)
-    if suffix == '.npy':
-        return _read_npy(path, index)
-    raise VisualizeError(f'--skeleton {path}: expected a .skeleton, a Kinetics .json or a .npy file')
-
-
-def _read_ntu(path, after_preprocess, data_mode):
-    from data_gen.preprocess import MAX_BODY_KINECT, MODES, sample_from_skeleton
-    from data_gen.skeleton import SkeletonError, read_skeleton
-
-    if data_mode is not None and data_mode not in MODES:
-        raise VisualizeError(f'--weights: the model reads {data_mode!r} data, not NTU .skeleton files')
-    try:
-        skeleton = read_skeleton(path, max_body=MAX_BODY_KINECT)
-    except SkeletonError as err:
-        raise VisualizeError(str(err)) from None
-    frames = skeleton.num_frames
-    model_sample = sample_from_skeleton(skeleton, data_mode, frames) if data_mode else None
-    drawn_mode = (data_mode or 'prenorm') if after_preprocess else 'raw'
-    drawn = model_sample if after_preprocess and data_mode else sample_from_skeleton(skeleton, drawn_mode, frames)
-    return drawn, drawn_mode, model_sample
-
-
-def _read_kinetics(path, after_preprocess, data_mode):
-    from data_gen.gen_kinetics_data import KineticsError, read_clip, select_people
-
-    if data_mode not in (None, 'kinetics'):
-        raise VisualizeError(f'--weights: the model reads {data_mode!r} data, not Kinetics .json files')
-    try:
-        data, _ = read_clip(path)  # (3, 300, 18, 5)
-    except KineticsError as err:
-        raise VisualizeError(str(err)) from None
-    present = np.flatnonzero(data[2].sum(axis=(1, 2)) > 0)
-    frames = int(present[-1]) + 1 if len(present) else 1  # drop the empty tail of the 300 steps
-    model_sample = select_people(data)[:, :frames]
-    drawn = model_sample if after_preprocess else data[:, :frames].astype(np.float32)
-    return drawn, 'kinetics', model_sample if data_mode else None
-
-
-def _read_npy(path, index):
-    if index is None:
-        raise VisualizeError(f'--skeleton {path}: a .npy holds many samples; pick one with --index K')
-    try:
-        data = files.load_samples(path)
-        meta = files.read_meta(path)
-    except files.StorageError as err:
-        raise VisualizeError(str(err)) from None
-    if not 0 <= index < data.shape[0]:
-        raise VisualizeError(f'--index {index}: {path} holds samples 0..{data.shape[0] - 1}')
-    sample = np.array(data[index], np.float32)  # (C, T, V, M)
-    if sample.shape[2] not in EDGES:
-        raise VisualizeError(f'{path}: samples have {sample.shape[2]} joints; only NTU (25) and OpenPose (18) '
-                             f'layouts can be drawn')
-    present = np.flatnonzero(np.abs(sample).sum(axis=(0, 2, 3)) > 0)
-    sample = sample[:, :int(present[-1]) + 1 if len(present) else 1]  # drop the zero padding
-    return sample, meta.get('data_mode') or 'raw', sample
+# The command line
 
 
 def parse_frames(text, num_frames):
@@ -312,11 +280,29 @@ def write_gif(images, path, fps=FPS):
     files.write_bytes(buffer.getvalue(), path)
 
 
+def find_ffmpeg():
+    """The ffmpeg binary: imageio-ffmpeg's bundled one (requirements-dev.txt; it honours IMAGEIO_FFMPEG_EXE
+    and falls back to the system's), else the ffmpeg on PATH; None when there is neither."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return shutil.which('ffmpeg')
+    try:
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError:  # it found none
+        return shutil.which('ffmpeg')
+
+
+def _no_ffmpeg(path):
+    return VisualizeError(f'--out {path}: MP4 needs ffmpeg: pip install imageio-ffmpeg (it bundles one), or put '
+                          'ffmpeg on PATH; or write a .gif')
+
+
 def write_mp4(images, path, fps=FPS):
-    """H.264 through the ffmpeg on PATH, fed raw RGB frames on stdin."""
-    ffmpeg = shutil.which('ffmpeg')
+    """H.264 (yuv420p, so even width and height) through find_ffmpeg's binary, fed raw RGB frames on stdin."""
+    ffmpeg = find_ffmpeg()
     if ffmpeg is None:
-        raise VisualizeError(f'--out {path}: MP4 needs ffmpeg on PATH (apt-get install ffmpeg); or write a .gif')
+        raise _no_ffmpeg(path)
     width, height = images[0].size
     with files.atomic_path(path, suffix='.mp4') as tmp:
         command = [ffmpeg, '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s',
@@ -330,10 +316,14 @@ def write_mp4(images, path, fps=FPS):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='tools/visualize.py', description=__doc__.split('\n')[0])
-    parser.add_argument('--skeleton', required=True, help='an NTU .skeleton, a Kinetics .json or a .npy of samples')
-    parser.add_argument('--index', type=int, default=None, help='the sample of a .npy to draw')
+    parser.add_argument('--skeleton', required=True,
+                        help='an NTU .skeleton, a Kinetics .json, a .npy of samples or a PYSKL annotation .pkl')
+    parser.add_argument('--index', type=int, default=None,
+                        help='the sample of a .npy, or the annotation of a .pkl (its place in "annotations")')
     parser.add_argument('--weights', default=None, help='weights to show the top-3 actions over time')
-    parser.add_argument('--out', default='clip.gif', help='.gif (Pillow) or .mp4 (needs ffmpeg)')
+    parser.add_argument('--layout-file', default=None,
+                        help='YAML file of the skeleton layout whose bones are drawn (format: storage/layout_file.py)')
+    parser.add_argument('--out', default='clip.gif', help='.gif (Pillow) or .mp4 (needs ffmpeg: imageio-ffmpeg)')
     parser.add_argument('--azimuth', type=float, default=0.0, help='degrees about the vertical axis (3D only)')
     parser.add_argument('--elevation', type=float, default=0.0, help='degrees of tilt (3D only)')
     parser.add_argument('--after-preprocess', action='store_true',
@@ -353,27 +343,43 @@ def _run(args):
     suffix = pathlib.Path(args.out).suffix
     if suffix not in ('.gif', '.mp4'):
         raise VisualizeError(f'--out {args.out}: expected a .gif or .mp4 name')
-    if suffix == '.mp4' and shutil.which('ffmpeg') is None:  # before any work
-        raise VisualizeError(f'--out {args.out}: MP4 needs ffmpeg on PATH (apt-get install ffmpeg); or write a .gif')
+    if suffix == '.mp4' and find_ffmpeg() is None:  # before any work
+        raise _no_ffmpeg(args.out)
     if args.window < 1 or args.stride < 1:
         raise VisualizeError('--window and --stride must be >= 1')
     model = _load_model(args.weights) if args.weights else None
     data_mode = model.meta['data_mode'] if model is not None else None
-    drawn, drawn_mode, model_sample = read_input(args.skeleton, args.index, args.after_preprocess, data_mode)
-    labels = None
+    clip = read_input(args.skeleton, args.index, args.after_preprocess, data_mode,
+                      model.config.num_person if model is not None else None)
     if model is not None:
-        _check_fits(model, model_sample, args.weights)
-        starts, probabilities = window_probabilities(model, model_sample, data_mode, model.meta['max_frame'],
-                                                     args.window, args.stride)
-        names = class_names(model.config.num_class, data_mode)
-        labels = frame_labels(starts, probabilities, model_sample.shape[1], args.window, names)
-    start, end = parse_frames(args.frames, drawn.shape[1]) if args.frames else (0, drawn.shape[1])
-    images = render(drawn[:, start:end], drawn_mode, start, labels[start:end] if labels else None,
-                    args.azimuth, args.elevation)
+        _check_fits(model, clip.model_sample, args.weights)
+    layout = choose_layout(clip.drawn.shape[2], clip.layout, args.layout_file, model, args.skeleton)
+    labels = _labels(model, clip, args) if model is not None else None
+    num_frames = clip.drawn.shape[1]
+    start, end = parse_frames(args.frames, num_frames) if args.frames else (0, num_frames)
+    images = render(clip.drawn[:, start:end], clip.data_mode, start, labels[start:end] if labels else None,
+                    args.azimuth, args.elevation, layout, clip.extent)
     (write_mp4 if suffix == '.mp4' else write_gif)(images, args.out)
-    print(f'wrote {args.out}: {len(images)} frames {WIDTH}x{HEIGHT}' +
+    print(f'wrote {args.out}: {len(images)} frames {WIDTH}x{HEIGHT}, layout {layout.name}' +
+          (f', {clip.note}' if clip.note else '') +
           (f', top-{TOP_K} of {args.window}-frame windows every {args.stride}' if labels else ''))
     return 0
+
+
+def _labels(model, clip, args):
+    """The top-3 lines of each drawn frame; a drawn frame the model's sample lacks (one PreNormalize3D drops)
+    gets none."""
+    sample, data_mode = clip.model_sample, model.meta['data_mode']
+    starts, probabilities = window_probabilities(model, sample, data_mode, model.meta['max_frame'], args.window,
+                                                 args.stride)
+    names = model_class_names(model.meta, model.config.num_class)
+    labels = frame_labels(starts, probabilities, sample.shape[1], args.window, names)
+    if clip.model_frames is None:
+        return labels
+    drawn = [[] for _ in range(clip.drawn.shape[1])]
+    for lines, t in zip(labels, clip.model_frames):
+        drawn[t] = lines
+    return drawn
 
 
 def _load_model(weights):

@@ -24,15 +24,15 @@ import re
 import yaml
 
 from graphs import LAYOUTS, PARTITIONS, LayoutError, get_layout, layout_from_dict
-from model.config import PRESETS, make_config
+from model.config import PRESETS, STREAMS, make_config
 from storage import files
 from storage.layout_file import load_layout_file, mapping_lines
+from storage.yaml_nodes import parse_with_nodes
 
 PHASES = ('train', 'test', 'predict', 'export')
 MIXED_PRECISIONS = ('none', 'bf16', 'fp16')
 EXPORT_FORMATS = ('savedmodel', 'onnx')
 LR_POLICIES = ('step', 'cosine')
-STREAMS = ('j', 'b', 'jm', 'bm')
 
 
 class ConfigError(ValueError):
@@ -117,13 +117,17 @@ class RunConfig:
                                'the split of a PYSKL annotation pickle to train on, e.g. xsub_train')
     test_split: str = _option(None, 'test_feeder_args.split', '--test-split', 'str',
                               'the split of a PYSKL annotation pickle to test on, e.g. xsub_val')
-    clip_len: int = _option(100, 'clip_len', '--clip-len', 'int', 'PYSKL pickles: frames sampled per clip',
+    # None: PYSKL's 100, or the clip length the --weights were trained at (their max_frame).
+    clip_len: int = _option(None, 'clip_len', '--clip-len', 'int', 'PYSKL pickles: frames sampled per clip '
+                            "(default: 100, or the --weights' own)",
                             check=_at_least(1))
     stream: str = _option('j', 'stream', '--stream', 'str', 'PYSKL pickles: the feature stream (GenSkeFeat): '
                           'j joints, b bones, jm / bm their motion', choices=STREAMS)
-    num_clips: int = _option(1, 'test_feeder_args.num_clips', '--num-clips', 'int',
-                             'PYSKL pickles: clips per test sample, their softmax probabilities averaged (PYSKL '
-                             'tests on 10)', check=_at_least(1))
+    # None: 1 clip in the test phase and in training's evaluations, PYSKL's 10 for predict with PYSKL weights.
+    num_clips: int = _option(None, 'test_feeder_args.num_clips', '--num-clips', 'int',
+                             'PYSKL data: clips per test sample, their softmax probabilities averaged (default: 1 '
+                             "for --phase test, PYSKL's 10 for --phase predict with PYSKL weights)",
+                             check=_at_least(1))
     # The official feeder's augmentations (feeders/augment.py), all off in the official NTU recipe.
     random_choose: int = _option(0, 'train_feeder_args.random_choose', None, 'int',
                                  'train on a random window of this many frames (0: whole clip)', check=_at_least(0))
@@ -356,6 +360,9 @@ def _check_together(values, where):
     if too_late:
         raise ConfigError(f'{where["lr_step_epochs"]}: step {list(values["lr_step_epochs"])} must all be < num_epoch '
                           f'{values["num_epochs"]} (from {where["num_epochs"]}); give --steps too (no value: no decay)')
+    if values['freeze_backbone'] and values['backbone_lr_mult'] != 1.0:
+        raise ConfigError(f'{where["freeze_backbone"]} and {where["backbone_lr_mult"]} '
+                          f'{values["backbone_lr_mult"]:g}: a frozen backbone has no learning rate; give one of the two')
     for name in _REQUIRED[values['phase']]:
         if values[name] is None:
             o = _BY_NAME[name]
@@ -384,16 +391,7 @@ def read_yaml(path):
         raise ConfigError(f'{path}: cannot read the config file: {error.strerror}') from None
     except UnicodeDecodeError:
         raise ConfigError(f'{path}: not a UTF-8 text file') from None
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, 'problem_mark', None)
-        line = f':{mark.line + 1}' if mark is not None else ''
-        raise ConfigError(f'{path}{line}: not valid YAML: {getattr(error, "problem", None) or error}') from None
-    finally:
-        loader.dispose()
+    node, data = parse_with_nodes(text, path, ConfigError, _Loader)
     if node is None:
         return {}
     if not isinstance(node, yaml.MappingNode):
@@ -439,8 +437,10 @@ def _layout_from_yaml(value, node, path, line, key):
         try:
             return layout_from_dict(value, source=path, lines=mapping_lines(node, path)).to_dict()
         except LayoutError as error:
-            raise ConfigError(f'{key}: {error}' if str(error).startswith(path) else f'{path}:{line}: {key}: {error}') \
-                from None
+            # 'path:L: layout key ...' (L the bad layout key's own line) -> 'path:L: KEY: layout key ...'
+            where, sep, what = str(error).partition(': ')
+            raise ConfigError(f'{where}: {key}: {what}' if sep and where.startswith(path)
+                              else f'{path}:{line}: {key}: {error}') from None
     raise ConfigError(f'{path}:{line}: {key} {_show(value)}: must be one of {", ".join(LAYOUTS)}, or a mapping of name, '
                       'num_node, base, joints, edges, center (and optionally parents)')
 

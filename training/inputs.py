@@ -3,22 +3,55 @@ import os
 
 from feeders.distributed import distribute, open_source
 from graphs import Graph
+from storage.class_names_file import load_class_names
+from storage.files import StorageError
 from training.errors import UsageError
 
 
+DEFAULT_CLIP_LEN = 100  # PYSKL's UniformSample(clip_len=100)
+PYSKL_MODES = ('pyskl3d', 'pyskl2d')
 # The PYSKL feature streams of the --stream setting (GenSkeFeat's feats).
 STREAM_FEATS = {'j': ('j',), 'b': ('b',), 'jm': ('jm',), 'bm': ('bm',)}
 
 
-def open_data(cfg, part):
+def open_data(cfg, part, weights=None):
     """open_source's meta of the run's training ('train') or test ('test') data, or a UsageError naming the
-    flag and what is wrong."""
+    flag and what is wrong.
+
+    weights: the model the run starts from or tests (load_pretrained's), or None. The data's layout is the
+    run's (model_args.graph_args.layout, --layout-file), else the weights' when it is a user's, else the data's
+    own; a PYSKL clip is --clip-len frames, else as long as the weights' training clips, else DEFAULT_CLIP_LEN.
+    """
     path, flag = getattr(cfg, f'{part}_data_path'), f'--{part}-data-path'
+    layout = cfg.layout if cfg.layout is not None else (custom_layout_of(weights.config) if weights else None)
+    clip_len = cfg.clip_len or _trained_clip_len(weights) or DEFAULT_CLIP_LEN
     try:
-        return open_source(path, getattr(cfg, f'{part}_label_path'), getattr(cfg, f'{part}_split'), cfg.clip_len,
-                           STREAM_FEATS[cfg.stream], layout=cfg.layout)
+        return open_source(path, getattr(cfg, f'{part}_label_path'), getattr(cfg, f'{part}_split'), clip_len,
+                           STREAM_FEATS[cfg.stream], layout=layout)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(f'{flag} {path}: {err}') from None
+
+
+def _trained_clip_len(weights):
+    """The clip length of PYSKL-trained weights (their max_frame), else None."""
+    meta = getattr(weights, 'meta', None) or {}
+    return meta.get('max_frame') if meta.get('data_mode') in PYSKL_MODES else None
+
+
+def custom_layout_of(model_config):
+    """A model's layout when it is a user's (a dict), else None: data with V joints no shipped layout has is
+    read in the layout the weights were trained on."""
+    return model_config.layout if isinstance(model_config.layout, dict) else None
+
+
+def read_class_names(cfg, num_class):
+    """The names of --class-names, checked to be one per class of the model; None when the flag is not given."""
+    if not cfg.class_names:
+        return None
+    try:
+        return load_class_names(cfg.class_names, num_class)
+    except StorageError as err:
+        raise UsageError(f'--class-names {err}') from None
 
 
 def distribute_data(strategy, meta, flag, global_batch, training, seed=None, augment=None, skip_steps=0,

@@ -21,13 +21,13 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from model.config import STGCNConfig
+from model.finetune import backbone_variables, freeze_backbone, transplant
 from model.stgcn import STGCN
 from model.weights import checkpoint_meta, load_pretrained
 from training.config import model_config
 from training.errors import LABEL_CHECK, NonFiniteLoss, Preempted, UsageError
 from training.evaluation import evaluate
-from training.inputs import check_data, distribute_data, open_data
+from training.inputs import check_data, distribute_data, open_data, read_class_names
 from training.optimizer import MOMENTUM, TorchSGD
 from training.schedule import CosineLR, MultiStepLR, scaled_lr, steps_per_epoch
 
@@ -58,6 +58,7 @@ class TrainState:
     steps_per_epoch: int
     global_batch: int
     writer: object
+    class_names: list  # the labels' names the checkpoint records (--class-names or the weights'), or None
 
 
 def train(cfg, strategy, chief):
@@ -70,14 +71,18 @@ def train(cfg, strategy, chief):
 def build_state(cfg, strategy, chief):
     """Open and check the data, build (or load) the model and the optimizer inside the strategy's scope, and
     restore the latest checkpoint of cfg.checkpoint_path when there is one."""
-    train_meta = open_data(cfg, 'train')
-    test_meta = open_data(cfg, 'test')
-    init = load_pretrained(cfg.weights, cfg.num_class) if cfg.weights else None
-    # Fine-tuning given weights: their architecture wins over the run's model settings.
-    config = (STGCNConfig.from_dict(init.meta['config']) if init is not None
+    init = load_pretrained(cfg.weights) if cfg.weights else None
+    # Data is read as the weights the run continues from were trained (layout, clip length) unless it says.
+    train_meta = open_data(cfg, 'train', init)
+    test_meta = open_data(cfg, 'test', init)
+    # Fine-tuning given weights: their architecture wins over the run's model settings; --num-classes may differ.
+    config = (_finetune_config(cfg, init, train_meta) if init is not None
               else _model_config(cfg, train_meta.get('num_class')))
     check_data(train_meta, config)
     check_data(test_meta, config)
+    if cfg.freeze_backbone and init is None:
+        raise UsageError('--freeze-backbone needs --weights: it keeps the given backbone and trains the classifier')
+    names = _class_names(cfg, init, config)
 
     replicas = strategy.num_replicas_in_sync
     global_batch = cfg.batch_size * replicas
@@ -94,15 +99,22 @@ def build_state(cfg, strategy, chief):
               'know which preprocessing it expects; regenerate the shards with data_gen/gen_tfrecord_data.py',
               file=sys.stderr, flush=True)
     preset = init.meta['preset'] if init is not None else cfg.model_preset
-    meta = tf.Variable(checkpoint_meta(config, preset, data_mode, train_meta['max_frame']), dtype=tf.string,
-                       trainable=False)  # outside the strategy scope: a host-side string
+    # The PYSKL stream is the run's choice among the four a pickle feeds (GenSkeFeat): the weights record it.
+    stream = cfg.stream if train_meta['source'][0] == 'pyskl' else None
+    meta_text = checkpoint_meta(config, preset, data_mode, train_meta['max_frame'], class_names=names, stream=stream)
+    meta = tf.Variable(meta_text, dtype=tf.string, trainable=False)  # outside the strategy scope: a host-side string
     with strategy.scope():
-        model = STGCN(config)
+        model = STGCN(config)  # fcn initialised by the config's initialiser
         model.build((None,) + tuple(train_meta['sample_shape']))
         if init is not None:
-            model.set_weights(init.get_weights())
+            if config.num_class == init.config.num_class:
+                model.set_weights(init.get_weights())
+            else:
+                transplant(init, model)
+        if cfg.freeze_backbone:
+            freeze_backbone(model)  # before the optimizer is built: it gets fcn's variables alone
         step = tf.Variable(0, dtype=tf.int64, trainable=False)
-        optimizer, schedule = build_optimizer(cfg, spe, step, global_batch)
+        optimizer, schedule = build_optimizer(cfg, spe, step, global_batch, model)
         optimizer.build(model.trainable_variables)  # slots exist before the first step, inside the scope
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         best_top1 = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
@@ -124,6 +136,8 @@ def build_state(cfg, strategy, chief):
             raise UsageError(f'--checkpoint-path {cfg.checkpoint_path}: cannot resume from {latest} '
                              f'({str(err).splitlines()[0][:200]}); it is truncated, corrupted or of another model: '
                              'move it away to start afresh') from None
+        # The meta describes this run (its data, --class-names), not the one that wrote the checkpoint.
+        meta.assign(meta_text)
         print(f'resuming from {latest}: epoch {int(epoch.numpy())}, step {int(step.numpy())}, '
               f'lr {float(schedule(step)):.6g}', flush=True)
 
@@ -140,7 +154,32 @@ def build_state(cfg, strategy, chief):
                       interrupted_manager=interrupted_manager, ckpt_dir=ckpt_dir,
                       train_step=make_train_step(cfg, strategy, model, optimizer, global_batch, step),
                       epoch_batches=epoch_batches, test_meta=test_meta, steps_per_epoch=spe,
-                      global_batch=global_batch, writer=writer)
+                      global_batch=global_batch, writer=writer, class_names=names)
+
+
+def _finetune_config(cfg, init, train_meta):
+    """The weights' STGCNConfig with the run's class count (--num-classes, else the weights') and BN sync.
+    A class count other than the weights' keeps every layer but the classifier (model/finetune.py transplant)."""
+    weights_class = init.config.num_class
+    data_class = train_meta.get('num_class')
+    if cfg.num_class is None and data_class is not None and data_class != weights_class:
+        raise UsageError(f'--weights {cfg.weights} has {weights_class} classes but the meta.json of '
+                         f'{train_meta["source"][1]} says the data has {data_class}: pass --num-classes {data_class} '
+                         'to fine-tune the weights to it (the classifier is re-initialised)')
+    num_class = cfg.num_class or weights_class
+    if num_class != weights_class:
+        print(f'fine-tuning {cfg.weights}: every layer reused but the classifier (fcn), re-initialised for '
+              f'{num_class} classes (the weights have {weights_class})', flush=True)
+    return dataclasses.replace(init.config, num_class=num_class, sync_bn=cfg.sync_bn)
+
+
+def _class_names(cfg, init, config):
+    """The names the checkpoint records: --class-names, else the weights' when the classes are theirs, else none."""
+    if cfg.class_names:
+        return read_class_names(cfg, config.num_class)
+    if init is not None and init.config.num_class == config.num_class:
+        return init.meta.get('class_names')
+    return None
 
 
 def _latest(*prefixes):
@@ -181,7 +220,7 @@ def run_epochs(cfg, strategy, state, chief):
             last = epoch + 1 == cfg.num_epochs
             if (epoch + 1) % cfg.eval_freq == 0 or last:
                 result = evaluate(cfg, strategy, state.model, state.test_meta, writer, int(state.step.numpy()),
-                                  chief)
+                                  chief, class_names=state.class_names)
                 if result['top1'] > float(state.best_top1.numpy()):
                     state.best_top1.assign(result['top1'])
                     state.best_manager.save(checkpoint_number=epoch + 1)
@@ -283,13 +322,15 @@ class interruption:
         return 'SIGTERM' if flags[0] else 'timer'
 
 
-def build_optimizer(cfg, spe, step, global_batch=None):
+def build_optimizer(cfg, spe, step, global_batch=None, model=None):
     """TorchSGD (loss-scaled for fp16) with the schedule read at `step`, the train step's own counter.
 
     Not the optimizer's iterations: a step the fp16 loss scaler skips does not advance those, and the LR drops
     would come late; epochs are counted in train steps whatever the scaler does. The schedule is the official
     epoch steps, or PYSKL's cosine annealing to 0 over the whole run (--lr-policy cosine). With
-    --lr-reference-batch the base LR scales linearly with the global batch. Returns (optimizer, schedule).
+    --lr-reference-batch the base LR scales linearly with the global batch. With --backbone-lr-mult X every
+    variable of `model` but the classifier's is updated with X times the scheduled LR. Returns (optimizer,
+    schedule).
     """
     base_lr = cfg.base_lr
     if cfg.lr_reference_batch:
@@ -300,10 +341,11 @@ def build_optimizer(cfg, spe, step, global_batch=None):
         schedule = CosineLR(base_lr, cfg.num_epochs * spe)
     else:
         schedule = MultiStepLR(base_lr, cfg.lr_step_epochs, spe)
-    optimizer = TorchSGD(learning_rate=lambda: schedule(step), momentum=MOMENTUM, nesterov=True,
-                         weight_decay=cfg.weight_decay)
-    if cfg.mixed_precision == 'fp16':
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    sgd = TorchSGD(learning_rate=lambda: schedule(step), momentum=MOMENTUM, nesterov=True,
+                   weight_decay=cfg.weight_decay)
+    if cfg.backbone_lr_mult != 1.0:
+        sgd.scale_learning_rate(backbone_variables(model), cfg.backbone_lr_mult)
+    optimizer = keras.optimizers.LossScaleOptimizer(sgd) if cfg.mixed_precision == 'fp16' else sgd
     return optimizer, schedule
 
 

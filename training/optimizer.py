@@ -8,6 +8,9 @@ weight_decay=wd, dampening=0) does:
     b <- mu * b + g            torch starts with b = g; with dampening 0 a zero buffer gives the same
     p <- p - lr * (g + mu * b) Nesterov; plain momentum uses p <- p - lr * b
 
+scale_learning_rate(variables, x) makes lr x * lr for those variables (torch: a parameter group with its own lr,
+which the schedule scales with the others); fine-tuning uses it for the backbone (--backbone-lr-mult).
+
 keras.optimizers.SGD is a different optimizer on two counts, which is why this class exists:
 - Its weight_decay is decoupled: p <- p - lr * wd * p is applied outside the gradient, so the decay term
   never goes through the momentum buffer and is not amplified by ~1 / (1 - mu) as in torch.
@@ -50,6 +53,14 @@ class TorchSGD(keras.optimizers.Optimizer):
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.coupled_weight_decay = float(weight_decay)
+        self._lr_factors = {}  # variable key -> learning-rate multiplier; 1 for the others
+
+    def scale_learning_rate(self, variables, factor):
+        """Update `variables` with factor * the learning rate (the schedule still applies). factor >= 0."""
+        if not factor >= 0.0:
+            raise ValueError(f'a learning-rate factor must be >= 0, got {factor!r}')
+        for variable in variables:
+            self._lr_factors[self._var_key(variable)] = float(factor)
 
     def build(self, variables):
         if self.built:
@@ -61,6 +72,9 @@ class TorchSGD(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
+        factor = self._lr_factors.get(self._var_key(variable), 1.0)
+        if factor != 1.0:  # factor 1 leaves the graph, and so every bit of the update, as without one
+            lr = ops.multiply(lr, ops.cast(factor, variable.dtype))
         g = ops.cast(gradient, variable.dtype)
         if self.coupled_weight_decay > 0.0:
             g = ops.add(g, ops.multiply(ops.cast(self.coupled_weight_decay, variable.dtype), variable))
