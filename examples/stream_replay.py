@@ -39,6 +39,8 @@ def main(argv=None):
     parser.add_argument('--frame-size', type=int, nargs=2, metavar=('WIDTH', 'HEIGHT'))
     parser.add_argument('--num-clips', type=int, help="PYSKL weights: clips a window (default: PYSKL's 10)")
     parser.add_argument('--test-split', help='PYSKL pickles: the split to replay (default: every sample)')
+    parser.add_argument('--class-names', help="text file of action names, one a line (default: the weights')")
+    parser.set_defaults(phase='predict', num_class=None)  # what serving.load_model reads of main.py's settings
     args = parser.parse_args(argv)
     try:
         inputs = input_paths([args.input], '--input')
