@@ -278,6 +278,30 @@ def load_npy_pair(data_path, label_path=None):
 # The atomic writer
 
 
+
+def read_small_text(path, max_bytes, what, error=StorageError, encoding='utf-8'):
+    """The text of the regular file at `path` (a FIFO would hang the read; a huge file is not what was meant).
+
+    what: what the file should be ('a layout file'), for the messages. error: the exception class raised as
+    error('path[:line]: what is wrong'); an undecodable byte names its line. encoding 'utf-8-sig' drops a
+    byte-order mark.
+    """
+    if not os.path.isfile(path):
+        raise error(f'{path}: not a regular file ({what} is a text file)')
+    try:
+        with open(path, 'rb') as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as problem:
+        raise error(f'{path}: cannot read {what}: {problem.strerror}') from None
+    if len(raw) > max_bytes:
+        raise error(f'{path}: larger than any {what.split(" ", 1)[-1]} ({max_bytes} bytes at most)')
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as problem:
+        line = raw[:problem.start].count(b'\n') + 1
+        raise error(f'{path}:{line}: not UTF-8 text') from None
+
+
 def temporary_path(path, tag=''):
     """A hidden name beside `path`, unique to this process: '.{name}{tag}.{pid}.tmp'."""
     path = pathlib.Path(path)

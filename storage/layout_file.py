@@ -10,11 +10,11 @@
 
 It lives here, not in graphs/, because graphs/ imports only numpy; the checks are graphs.layout_from_dict's.
 """
-import os
 
 import yaml
 
 from graphs import LayoutError, layout_from_dict
+from storage.files import read_small_text
 from storage.yaml_nodes import parse_with_nodes
 
 MAX_LAYOUT_BYTES = 1 << 20  # a layout of MAX_NODE joints is a few tens of kB
@@ -22,28 +22,13 @@ MAX_LAYOUT_BYTES = 1 << 20  # a layout of MAX_NODE joints is a few tens of kB
 
 def load_layout_file(path):
     """The graphs.Layout that the YAML file at ``path`` describes; LayoutError 'path:line: ...' if bad."""
-    node, spec = parse_with_nodes(_read_text(path), path, LayoutError)
+    node, spec = parse_with_nodes(read_small_text(path, MAX_LAYOUT_BYTES, 'a layout file', LayoutError), path,
+                                  LayoutError)
     if not isinstance(node, yaml.MappingNode):
         line = f':{node.start_mark.line + 1}' if node is not None else ''
         raise LayoutError(f'{path}{line}: a layout file must be a mapping of name, num_node, base, joints, edges, '
                           'center (and optionally parents)')
     return layout_from_dict(spec, source=path, lines=mapping_lines(node, path))
-
-
-def _read_text(path):
-    if not os.path.isfile(path):  # a FIFO would hang the read
-        raise LayoutError(f'{path}: not a regular file (a layout file is YAML text)')
-    try:
-        with open(path, 'rb') as f:
-            raw = f.read(MAX_LAYOUT_BYTES + 1)
-    except OSError as error:
-        raise LayoutError(f'{path}: cannot read the layout file: {error.strerror}') from None
-    if len(raw) > MAX_LAYOUT_BYTES:
-        raise LayoutError(f'{path}: larger than any layout file ({MAX_LAYOUT_BYTES} bytes at most)')
-    try:
-        return raw.decode('utf-8')
-    except UnicodeDecodeError:
-        raise LayoutError(f'{path}: not a UTF-8 text file') from None
 
 
 def mapping_lines(node, path):

@@ -21,6 +21,7 @@ from serving.export import export_meta
 from storage.class_names_file import load_class_names
 from storage.files import StorageError
 from tests.pyskl_reference import Recognizer
+from tests.test_weights import randomize
 from tests.tiny_data import write_tiny_records
 from tests.torch_reference import Model as TorchSTGCN
 from training import loop, strategy as strategies
@@ -47,17 +48,6 @@ def data(tiny_records):
     write_tiny_records(tiny_records / 'train4', 16, num_class=4, seed=2)
     write_tiny_records(tiny_records / 'val4', 8, num_class=4, seed=3, stem='val')
     return tiny_records
-
-
-def randomize(model, seed=0):
-    """Distinct non-trivial values in every weight (variances positive), so that a mix-up or an update shows."""
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        value = rng.normal(0.0, 0.3, variable.shape)
-        if 'variance' in variable.path:
-            value = np.abs(value) + 0.5
-        variable.assign(value.astype(np.float32))
-    return model
 
 
 @pytest.fixture(scope='module')
