@@ -169,10 +169,24 @@ class Reader:
         frames = _pre_normalize_2d_fractions(sample[..., :kept]) if self.mode == 'pyskl2d' else sample
         return Recording(path, None, frames, people)
 
-    def _pickle(self, path):
+    def annotation(self, path, annotation):
+        """One sample of the PYSKL pickle at `path`, checked by pyskl_annotations.check_annotation, as the
+        Recording read() gives for it (tools/visualize.py classifies the one sample it draws)."""
+        self._takes_pickles(path)
+        self._fits_annotation(path, annotation)
+        return self._annotation(path, annotation)
+
+    def _takes_pickles(self, path):
         if self.mode not in PYSKL_MODES:
             raise ServingError(f'{path}: a PYSKL annotation pickle; the weights {self.weights} were trained on '
                                f'{self.mode} data, not on PYSKL\'s (data mode pyskl3d or pyskl2d)')
+
+    def _fits_annotation(self, path, annotation):
+        keypoint = annotation['keypoint']  # (M, T, V, C)
+        self._fits(path, pyskl_annotations.KINDS[keypoint.shape[-1]], keypoint.shape[2], 'a PYSKL annotation pickle')
+
+    def _pickle(self, path):
+        self._takes_pickles(path)
         try:
             annotations = (pyskl_annotations.load_annotations(path, self.test_split) if self.test_split
                            else pyskl_annotations.load_all(path))
@@ -180,8 +194,7 @@ class Reader:
             raise ServingError(str(err)) from None
         if not annotations:
             raise ServingError(f'{path}: split {self.test_split!r} is empty')
-        first = annotations[0]['keypoint']  # (M, T, V, C): the file's samples share C and V
-        self._fits(path, pyskl_annotations.KINDS[first.shape[-1]], first.shape[2], 'a PYSKL annotation pickle')
+        self._fits_annotation(path, annotations[0])  # the file's samples share C and V
         return [self._annotation(path, a) for a in annotations]
 
     def _annotation(self, path, annotation):

@@ -40,10 +40,22 @@ def window_predictions(protocol, frames, window, stride, k=TOP_K):
         -> [{'start', 'end', 'top_k': [{'label', 'action', 'prob'}, ...]}], end exclusive.
     """
     protocol = _as_protocol(protocol)
+    bounds, probabilities = window_probabilities(protocol, frames, window, stride)
+    return [{'start': start, 'end': end, 'top_k': protocol.top_k(p, k)}
+            for (start, end), p in zip(bounds, probabilities)]
+
+
+def window_probabilities(protocol, frames, window, stride):
+    """The softmax of each window of a recording under a serving.protocol.Protocol, one window a model call
+    (tools/visualize.py averages them over the windows covering a frame).
+
+    Shape: frames (C, T, V, M) as serving/pose_input.py reads them -> bounds [(start, end)] (W pairs, end
+    exclusive), probabilities float64 (W, num_class).
+    """
     protocol.check_window(window)
     frames = np.asarray(frames)
-    return [{'start': start, 'end': end, 'top_k': protocol.top_k(protocol.probabilities(frames[:, start:end]), k)}
-            for start, end in window_bounds(frames.shape[1], window, stride)]
+    bounds = window_bounds(frames.shape[1], window, stride)
+    return bounds, np.stack([protocol.probabilities(frames[:, start:end]) for start, end in bounds])
 
 
 def merge_segments(windows):

@@ -12,7 +12,8 @@ SKELETON = os.path.join(ROOT, 'tests', 'fixtures', 'ntu', 'skeletons', 'S001C001
 
 
 def _inputs(tmp):
-    """Bad inputs built in `tmp`: a FIFO, garbage weights, a float64 .npy, a label pickle naming a module."""
+    """Bad inputs built in `tmp`: a FIFO, garbage weights, a float64 .npy, a label pickle naming a module, a
+    truncated JSON."""
     os.mkfifo(tmp / 'fifo.skeleton')
     (tmp / 'garbage.pth').write_bytes(b'PK\x03\x04' + bytes(64))
     np.save(tmp / 'train_data_joint.npy', np.zeros((2, 3, 4, 25, 2), np.float64))
@@ -23,6 +24,7 @@ def _inputs(tmp):
     with open(tmp / 'scores.pkl', 'wb') as f:
         pickle.dump({'a': np.array([np.nan, 1.0])}, f)
     (tmp / 'file').write_text('not a folder')
+    (tmp / 'results.json').write_text('[{"image_id": 0, "keypoints": [1, 2, 0.5,')  # a COCO-style list cut short
 
 
 # (module, argv with {tmp} for the test's folder, output that must not exist afterwards)
@@ -56,6 +58,7 @@ CASES = [
     ('tools.visualize', ['--skeleton', '{tmp}/fifo.skeleton', '--out', '{tmp}/clip.gif'], '{tmp}/clip.gif'),
     ('tools.visualize', ['--skeleton', '{tmp}/train_label.pkl', '--index', '0', '--out', '{tmp}/clip.gif'],
      '{tmp}/clip.gif'),
+    ('tools.visualize', ['--skeleton', '{tmp}/results.json', '--out', '{tmp}/clip.gif'], '{tmp}/clip.gif'),
 ]
 
 

@@ -1,4 +1,5 @@
 """tools/visualize.py: projection, drawing (pixel checks on a known pose), window labels, and the CLI."""
+import json
 import pickle
 import re
 import sys
@@ -93,9 +94,7 @@ def test_openpose_frames_use_the_openpose_bones():
         assert tuple(rgb[y, x]) == vis.PERSON_COLORS[0]
 
 
-def test_windows_cover_every_frame_and_pad_as_the_data_mode():
-    assert vis.window_starts(70, 32, 8) == [0, 8, 16, 24, 32, 38]
-    assert vis.window_starts(20, 32, 8) == [0]
+def test_stored_samples_windows_pad_as_the_data_mode():
     clip = np.arange(3, dtype=np.float32).reshape(1, 3, 1, 1) + 1
     assert vis.pad_window(clip, 7, 'prenorm')[0, :, 0, 0].tolist() == [1, 2, 3, 1, 2, 3, 1]
     assert vis.pad_window(clip, 7, 'raw')[0, :, 0, 0].tolist() == [1, 2, 3, 0, 0, 0, 0]
@@ -106,13 +105,13 @@ def test_frame_labels_follow_the_window_predictions():
     names = ['wave', 'jump', 'sit', 'run']
     probabilities = np.array([[0.7, 0.2, 0.1, 0.0],   # window at 0: wave
                               [0.1, 0.1, 0.0, 0.8]])  # window at 4: run
-    labels = vis.frame_labels([0, 4], probabilities, 12, 8, names)
+    labels = vis.frame_labels([(0, 8), (4, 12)], probabilities, 12, names)
     assert labels[0] == ['1. wave  70%', '2. jump  20%', '3. sit  10%']
     assert labels[5] == ['1. run  40%', '2. wave  40%', '3. jump  15%']  # mean of both; tie: lower label first
     assert labels[10] == ['1. run  80%', '2. wave  10%', '3. jump  10%']
     changed = probabilities.copy()
     changed[1] = [0.0, 0.9, 0.1, 0.0]
-    assert vis.frame_labels([0, 4], changed, 12, 8, names)[10][0] == '1. jump  90%'
+    assert vis.frame_labels([(0, 8), (4, 12)], changed, 12, names)[10][0] == '1. jump  90%'
 
 
 def test_write_gif_keeps_every_frame(tmp_path):
@@ -264,7 +263,7 @@ def test_pyskl_3d_pickle_is_projected_as_ntu_files_with_pyskls_bones(tmp_path):
     clip = vis_inputs.read_input(str(path), 1, False, None)
     stored = keypoint.astype(np.float16).astype(np.float32)
     np.testing.assert_array_equal(clip.drawn, stored.transpose(3, 1, 2, 0))  # (C, T, V, M)
-    assert (clip.data_mode, clip.layout, clip.model_sample) == ('raw', 'ntu-rgb+d-pyskl', None)
+    assert (clip.data_mode, clip.layout, clip.recording) == ('raw', 'ntu-rgb+d-pyskl', None)
     assert clip.note == "frame_dir 'S001C001P001R001A001', label 0"
     rgb = np.asarray(vis.render(clip.drawn, 'raw', layout=LAYOUTS['ntu-rgb+d-pyskl'])[0])
     official = np.asarray(vis.render(clip.drawn, 'raw', layout=LAYOUTS['ntu-rgb+d'])[0])
@@ -339,22 +338,6 @@ def test_pyskl_2d_after_preprocess_is_pre_normalize_2d_of_the_persons_kept(tmp_p
     assert box[2] - box[0] == box[3] - box[1]  # the model's square, as the model sees the image
 
 
-@pytest.mark.parametrize('kind', ['3d', '2d'])
-def test_a_window_of_the_whole_recording_is_the_pyskl_feeders_test_clip(tmp_path, kind):
-    from feeders.pyskl_feeder import make_pyskl_dataset
-
-    if kind == '3d':
-        annotation = _annotation_3d(_ntu_keypoint(frames=30, empty=3))
-    else:
-        rng = np.random.default_rng(3)
-        annotation = _annotation_2d(rng.uniform(0, 640, (1, 30, 17, 2)), rng.uniform(size=(1, 30, 17)), (480, 640))
-    path = _write_annotations(tmp_path, [annotation])
-    clip = vis_inputs.read_input(str(path), 0, False, f'pyskl{kind}', num_person=2)
-    window = vis.pad_window(clip.model_sample, 16, f'pyskl{kind}')  # one window of all kept frames
-    x, _, _ = next(iter(make_pyskl_dataset(str(path), 'val', 1, training=False, clip_len=16, num_clips=1)))
-    np.testing.assert_allclose(window, x[0, 0].numpy(), rtol=0, atol=1e-6)  # (C, 16, V, 2)
-
-
 def test_pyskl_windows_are_uniform_sample_test_clips():
     clip = np.arange(3, dtype=np.float32).reshape(1, 3, 1, 1) + 1
     assert vis.pad_window(clip, 7, 'pyskl3d')[0, :, 0, 0].tolist() == [1, 2, 3, 1, 2, 3, 1]  # short: looped
@@ -364,23 +347,43 @@ def test_pyskl_windows_are_uniform_sample_test_clips():
     assert ((segments[:-1] <= frames) & (frames < segments[1:])).all()
 
 
-def test_pyskl_3d_labels_skip_the_frames_pre_normalize_3d_drops(tmp_path, capsys):
-    model = build_model('pyskl', channels=(8, 8, 8), num_class=3)
-    model.meta = {'preset': 'pyskl', 'data_mode': 'pyskl3d', 'max_frame': 16}
-    model.save(str(tmp_path / 'tiny.keras'))
-    path = _write_annotations(tmp_path, [_annotation_3d(_ntu_keypoint(frames=12, empty=2))])
-    out = tmp_path / 'clip.gif'
-    assert vis.main(['--skeleton', str(path), '--index', '0', '--weights', str(tmp_path / 'tiny.keras'),
-                     '--out', str(out)]) == 0
-    assert "layout ntu-rgb+d-pyskl, frame_dir 'S001C001P001R001A001', label 0" in capsys.readouterr().out
-    with Image.open(out) as gif:
-        assert gif.n_frames == 12  # drawn raw: every frame
+def _written(gif_path):
+    """Whether each frame of a GIF has text in its label band."""
+    with Image.open(gif_path) as gif:
         written = []
-        for t in range(12):
+        for t in range(gif.n_frames):
             gif.seek(t)
             band = np.asarray(gif.convert('RGB'))[vis.HEIGHT - vis.LABEL_BAND:]
             written.append(int((band.min(axis=-1) < 100).sum()) > 50)
-    assert written == [False, False] + [True] * 10
+    return written
+
+
+def test_pyskl_3d_labels_are_predicts_windows_over_the_raw_frames(tmp_path, capsys):
+    from serving.pose_input import Reader
+    from serving.protocol import Protocol
+    from tests.responsive import responsive
+
+    keypoint = _ntu_keypoint(frames=12, empty=2)
+    keypoint[:, 4:8] *= 0.3  # smaller in the second window, smaller still in the third: a responsive model's
+    keypoint[:, 8:] *= 0.1  # softmax flattens (tests/responsive.py), so each window has its own label lines
+    path = _write_annotations(tmp_path, [_annotation_3d(keypoint)])
+    model = build_model('pyskl', channels=(8, 8, 8), num_class=3)
+    model.meta = {'preset': 'pyskl', 'data_mode': 'pyskl3d', 'max_frame': 16}
+    protocol = Protocol(model, num_clips=2)
+    [recording] = Reader(protocol, 'tiny', None).read('pickle', str(path))
+    responsive(model, protocol.inputs(recording.frames), seed=2)
+    model.save(str(tmp_path / 'tiny.keras'))
+    args = ['--skeleton', str(path), '--index', '0', '--weights', str(tmp_path / 'tiny.keras'), '--window', '4',
+            '--stride', '4', '--num-clips', '2']
+    assert vis.main(args + ['--out', str(tmp_path / 'raw.gif')]) == 0
+    assert "layout ntu-rgb+d-pyskl, frame_dir 'S001C001P001R001A001', label 0" in capsys.readouterr().out
+    assert _written(tmp_path / 'raw.gif') == [True] * 12  # drawn raw: every frame, each in a window of predict's
+    protocol = vis.load_protocol(str(tmp_path / 'tiny.keras'), num_clips=2, window=4)
+    reader = Reader(protocol, 'tiny', None)
+    raw = vis.drawn_labels(protocol, vis_inputs.read_input(str(path), 0, False, reader), 4, 4)
+    kept = vis.drawn_labels(protocol, vis_inputs.read_input(str(path), 0, True, reader), 4, 4)
+    assert raw[0] == raw[3] and len({tuple(lines) for lines in raw}) == 3  # the windows 0-4, 4-8, 8-12 differ
+    assert kept == raw[2:]  # PreNormalize3D drops the two empty frames; a drawn frame shows its raw frame's windows
 
 
 def test_a_layout_file_draws_its_bones_and_an_unknown_joint_count_needs_one(tmp_path, capsys):
@@ -437,10 +440,273 @@ def test_pyskl_pickle_errors_are_one_line(tmp_path, capsys):
             ([], f'--skeleton {path}: a PYSKL pickle holds many samples; pick one with --index K'),
             (['--index', '1'], f'--index 1: {path} holds annotations 0..0'),
             (['--index', '0', '--weights', str(tmp_path / 'prenorm.keras')],
-             "--weights: the model reads 'prenorm' data, not a PYSKL 3d pickle ('pyskl3d' data)"),
+             f"{path}: a PYSKL annotation pickle; the weights {tmp_path / 'prenorm.keras'} were trained on prenorm "
+             "data, not on PYSKL's (data mode pyskl3d or pyskl2d)"),
             (['--index', '0', '--layout-file', str(tmp_path / 'none.yaml')],
              f'--layout-file: {tmp_path / "none.yaml"}: not a regular file')]:
         assert vis.main(['--skeleton', str(path), '--out', str(tmp_path / 'c.gif')] + args) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f'error: {message}'), err
     assert not (tmp_path / 'c.gif').exists()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pose-estimator files (OpenPose folders, COCO-style lists), and labels that are predict's
+
+POSE_FIXTURES = ROOT / 'tests/fixtures/pose'
+OPENPOSE_FOLDER = POSE_FIXTURES / 'openpose_body25_openposer_du_wohn_wo'  # 175 frames, BODY_25, no frame size
+ALPHAPOSE_LIST = POSE_FIXTURES / 'alphapose_coco17_upfall' / 'alphapose-results.json'  # COCO-17, no frame size
+KINETICS_VAL = ROOT / 'tests/fixtures/kinetics/kinetics_val/--33Lscn6sk.json'  # up to 3 people, 185 frames
+FRAME = (400, 200)  # (width, height) of the pose files written here
+
+
+def _people(rng, num_joint, scores, dropped=()):
+    """(P, num_joint, 3) pixel x, y, score: person p in its own band of x (80 pixels from 20 + 90 p), joint
+    score scores[p]; the joints in `dropped` (BODY_25's MidHip and feet) far right, away from every person."""
+    people = np.zeros((len(scores), num_joint, 3))
+    for p, score in enumerate(scores):
+        people[p, :, 0] = rng.uniform(20 + 90 * p, 100 + 90 * p, num_joint)
+        people[p, :, 1] = rng.uniform(30, 170, num_joint)
+        people[p, :, 2] = score
+        people[p, list(dropped), 0] = rng.uniform(340, 390, len(dropped))
+    return people
+
+
+def _write_openpose(folder, frames):
+    """frames: T arrays (P, V, 3) -> folder/clip_{t:012d}_keypoints.json as OpenPose --write_json writes them."""
+    folder.mkdir()
+    for t, people in enumerate(frames):
+        frame = {'version': 1.3, 'people': [{'pose_keypoints_2d': [float(v) for v in p.reshape(-1)]}
+                                            for p in people]}
+        (folder / f'clip_{t:012d}_keypoints.json').write_text(json.dumps(frame))
+    return folder
+
+
+def _write_coco(path, frames, size=FRAME):
+    """frames: T arrays (P, V, 3) -> a COCO-style list, image_id the frame number, the frame size recorded."""
+    detections = [{'image_id': t, 'category_id': 1, 'keypoints': [float(v) for v in p.reshape(-1)], 'score': 1.0,
+                   'width': size[0], 'height': size[1]} for t, people in enumerate(frames) for p in people]
+    path.write_text(json.dumps(detections))
+    return path
+
+
+def _pose_input(tmp_path, kind):
+    """A pose input of `kind` with 3 people in frame 0 listed least confident first, one undetected joint, and
+    BODY_25's extra joints apart. Returns (path, extra flags, layout, the drawn people's joints (2, V, 3) of
+    frame 0, the left-out person's (V, 3), the drawn people's BODY_25 joints that are not OpenPose's 18 (k, 2)).
+    """
+    from data_gen.pose_readers import BODY25_TO_OPENPOSE18
+
+    rng = np.random.default_rng(5)
+    dropped = sorted(set(range(25)) - set(BODY25_TO_OPENPOSE18)) if kind == 'body25' else []  # MidHip, feet
+    num_joint = {'body25': 25, 'coco18': 18, 'coco17': 17}[kind]
+    frames = [_people(rng, num_joint, [0.3, 0.9, 0.6], dropped), _people(rng, num_joint, [0.8], dropped)]
+    frames[0][1, 4] = [360, 100, 0]  # undetected (OpenPose writes 0 0 0; any position with score 0 is)
+    drawn, left_out = frames[0][[1, 2]], frames[0][0]  # most confident first
+    extra = drawn[:, dropped, :2].reshape(-1, 2)
+    if kind == 'body25':
+        drawn, left_out = drawn[:, list(BODY25_TO_OPENPOSE18)], left_out[list(BODY25_TO_OPENPOSE18)]
+    if kind == 'coco17':
+        return _write_coco(tmp_path / 'results.json', frames), [], 'coco', drawn, left_out, extra
+    folder = _write_openpose(tmp_path / 'video', frames)
+    return folder, ['--frame-size', *map(str, FRAME)], 'openpose', drawn, left_out, extra
+
+
+@pytest.mark.parametrize('kind', ['body25', 'coco18', 'coco17'])
+def test_pose_files_are_drawn_in_the_frame_as_the_readers_keep_the_people(tmp_path, capsys, kind):
+    path, flags, layout_name, drawn, left_out, extra = _pose_input(tmp_path, kind)
+    assert vis.main(['--skeleton', str(path), '--out', str(tmp_path / 'c.gif')] + flags) == 0
+    assert f'2 frames {vis.WIDTH}x{vis.HEIGHT}, layout {layout_name}' in capsys.readouterr().out
+    clip = vis_inputs.read_input(str(path), None, False, frame_size=FRAME)
+    assert (clip.layout, clip.extent, clip.drawn.shape[1:]) == (layout_name, ((0, 0), FRAME), (2, len(drawn[0]), 2))
+    layout = LAYOUTS[layout_name]
+    rgb = np.asarray(vis.render(clip.drawn, clip.data_mode, layout=layout, extent=clip.extent)[0])
+    image = (FRAME[1], FRAME[0])  # (h, w)
+    for m, color in enumerate(vis.PERSON_COLORS[:2]):
+        pixels, visible = _image_pixels(drawn[m, :, :2], image), drawn[m, :, 2] > 0  # (V, 2), (V,)
+        for v in np.flatnonzero(visible):
+            px, py = np.round(pixels[v]).astype(int)
+            assert tuple(rgb[py, px]) == color, (m, v)
+        for child, parent in layout.edges:
+            if visible[child] and visible[parent]:
+                assert color in _around(rgb, (pixels[child] + pixels[parent]) / 2), (m, child, parent)
+    assert _around(rgb, _image_pixels([360, 100], image)) == {vis.BACKGROUND}  # the undetected joint
+    for x, y, _ in left_out:  # the least confident of three, alone in its band: the readers keep two
+        assert _around(rgb, _image_pixels([x, y], image)) == {vis.BACKGROUND}
+    left, middle = np.round(_image_pixels([0, FRAME[1] / 2], image)).astype(int)
+    assert tuple(rgb[middle, left]) == vis.IMAGE_BORDER  # the frame's left edge
+    assert len(extra) == (14 if kind == 'body25' else 0)  # MidHip and the feet are not OpenPose's 18 joints:
+    assert all(_around(rgb, p) == {vis.BACKGROUND} for p in _image_pixels(extra, image))  # drawn nowhere
+
+
+def test_a_users_coco_style_list_draws_its_layouts_bones(tmp_path, capsys):
+    from tests import own_poses
+    from tests.test_layouts import HAND_YAML
+
+    (tmp_path / 'hand.yaml').write_text(HAND_YAML)
+    path = tmp_path / 'wave.json'
+    own_poses.write_coco_list(path, own_poses.hand_frames('wave', 3, 0.0))  # frame 0 at rest, 640 x 480 recorded
+    args = ['--skeleton', str(path), '--out', str(tmp_path / 'hand.gif')]
+    assert vis.main(args) == 2  # read as COCO-17 without the layout
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f'error: {path}: [0]: "keypoints" has 30 values, expected 51']
+    assert vis.main(args + ['--layout-file', str(tmp_path / 'hand.yaml')]) == 0
+    assert 'layout hand-10' in capsys.readouterr().out
+    clip = vis_inputs.read_input(str(path), None, False, list_joints=(10, 'hand-10'))
+    layout = vis_inputs.choose_layout(10, clip.layout, str(tmp_path / 'hand.yaml'))
+    rgb = np.asarray(vis.render(clip.drawn, clip.data_mode, layout=layout, extent=clip.extent)[0])
+    pixels = _image_pixels(own_poses.REST, (own_poses.HEIGHT, own_poses.WIDTH))  # (10, 2)
+    color = vis.PERSON_COLORS[0]
+    assert len(layout.edges) == 9
+    for child, parent in layout.edges:
+        assert color in _around(rgb, (pixels[child] + pixels[parent]) / 2), (child, parent)
+    for a, b in [(0, 9), (2, 9)]:  # wrist - little finger, thumb tip - little finger: no such bones
+        assert _around(rgb, (pixels[a] + pixels[b]) / 2) == {vis.BACKGROUND}
+
+
+def _one_error_line(capsys, argv):
+    assert vis.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith('error: '), err
+    return err[0]
+
+
+def test_pose_files_without_a_frame_size_need_the_flag(tmp_path, capsys):
+    path = _pose_input(tmp_path, 'coco18')[0]
+    coco = tmp_path / 'no_size.json'
+    coco.write_text(json.dumps([{'image_id': 0, 'keypoints': [1.0] * 51}]))
+    for given in (path, coco):
+        line = _one_error_line(capsys, ['--skeleton', str(given), '--out', str(tmp_path / 'c.gif')])
+        assert line == (f'error: {given}: the files do not record the frame size; give it (width, height in pixels) '
+                        'with --frame-size WIDTH HEIGHT')
+    line = _one_error_line(capsys, ['--skeleton', str(path), '--frame-size', '0', '480'])
+    assert line == 'error: --frame-size 0 480: must be two pixel counts >= 1: width height'
+    assert not (tmp_path / 'c.gif').exists()
+
+
+def test_bad_json_is_one_line_naming_file_line_and_column(tmp_path, capsys):
+    coco = tmp_path / 'coco.json'
+    coco.write_text('[{"image_id": 1,\n "keypoints": [1, 2, }]')
+    line = _one_error_line(capsys, ['--skeleton', str(coco), '--frame-size', '640', '480'])
+    assert line.startswith(f'error: {coco}:2:22: malformed JSON')
+    path, flags = _pose_input(tmp_path, 'body25')[:2]
+    frame = path / 'clip_000000000001_keypoints.json'
+    frame.write_text(frame.read_text()[:30])
+    line = _one_error_line(capsys, ['--skeleton', str(path), '--out', str(tmp_path / 'c.gif')] + flags)
+    assert re.match(rf'error: {re.escape(str(frame))}:1:\d+: malformed JSON', line), line
+    assert not (tmp_path / 'c.gif').exists()
+
+
+# The labels of each input predict reads, with weights of each data mode: (input, data mode). Responsive models
+# (tests/responsive.py), so that a different input shows in the probabilities.
+PREDICT_CASES = {
+    'openpose folder, kinetics': ('openpose', 'kinetics'),
+    'kinetics json, kinetics': ('kinetics', 'kinetics'),
+    'kinetics json, pyskl2d': ('kinetics', 'pyskl2d-openpose'),  # all 300 steps read, drawn to the last person
+    'coco-17 list, pyskl2d': ('coco17', 'pyskl2d-coco'),
+    "a user's list, pyskl2d": ('hand', 'pyskl2d-hand'),
+    '2d pickle, pyskl2d': ('pickle2d', 'pyskl2d-coco'),
+    'ntu file, prenorm': ('ntu', 'prenorm'),
+    'ntu file, pyskl3d': ('ntu', 'pyskl3d'),
+    '3d pickle, pyskl3d': ('pickle3d', 'pyskl3d'),
+}
+PYSKL_CLIP_LEN = 24
+
+
+def _predict_input(folder, name):
+    """(path, --index, --frame-size) of a test input, written to `folder` where it is not a fixture."""
+    if name == 'openpose':
+        return OPENPOSE_FOLDER, None, (1280, 720)
+    if name == 'kinetics':
+        return KINETICS_VAL, None, None
+    if name == 'coco17':
+        return ALPHAPOSE_LIST, None, (640, 480)
+    if name == 'ntu':
+        return NTU_FILE, None, None
+    if name == 'hand':
+        from tests import own_poses
+
+        path = folder / 'wave.json'
+        if not path.exists():
+            own_poses.write_coco_list(path, own_poses.hand_frames('wave', 30, 0.5, people=2))
+        return path, None, None
+    rng = np.random.default_rng(6)
+    if name == 'pickle2d':
+        annotations = [_annotation_2d(rng.uniform(0, 640, (m, 20, 17, 2)), rng.uniform(0.2, 1, (m, 20, 17)),
+                                      (480, 640), name=f'v{m}') for m in (1, 3)]
+    else:
+        annotations = [_annotation_3d(_ntu_keypoint(frames=f, empty=2), name=f'S001C001P001R001A00{f % 9}')
+                       for f in (20, 30)]
+    return _write_annotations(folder, annotations, f'{name}.pkl'), 1, None
+
+
+@pytest.fixture(scope='module')
+def predict_weights(tmp_path_factory):
+    """data mode -> responsive weights saved as .keras (built on first use)."""
+    from serving.pose_input import Reader
+    from serving.protocol import Protocol
+    from storage.layout_file import load_layout_file
+    from tests.responsive import responsive
+    from tests.test_layouts import HAND_YAML
+
+    folder = tmp_path_factory.mktemp('predict')
+    (folder / 'hand.yaml').write_text(HAND_YAML)
+    specs = {  # data mode -> (preset, overrides, max_frame, an input like those it classifies)
+        'kinetics': ('paper', {'layout': 'openpose', 'num_class': 7}, 300, 'openpose'),
+        'pyskl2d-hand': ('pyskl', {'layout': load_layout_file(str(folder / 'hand.yaml')).to_dict(), 'num_class': 5},
+                    PYSKL_CLIP_LEN, 'hand'),
+        'pyskl2d-coco': ('pyskl', {'layout': 'coco', 'num_class': 5}, PYSKL_CLIP_LEN, 'coco17'),
+        'pyskl2d-openpose': ('pyskl', {'layout': 'openpose', 'num_class': 5}, PYSKL_CLIP_LEN, 'kinetics'),
+        'prenorm': ('tf2019', {'num_class': 6, 'channels': (4, 8, 8)}, 300, 'ntu'),
+        'pyskl3d': ('pyskl', {'num_class': 6}, PYSKL_CLIP_LEN, 'ntu'),
+    }
+    built = {}
+
+    def weights(mode):
+        if mode not in built:
+            preset, overrides, max_frame, example = specs[mode]
+            model = build_model(preset, **{'channels': (8, 8, 8), **overrides})
+            model.meta = {'preset': preset, 'data_mode': mode.split('-')[0], 'max_frame': max_frame}
+            protocol = Protocol(model, num_clips=2 if preset == 'pyskl' else None)
+            path, _, frame_size = _predict_input(folder, example)
+            kind = vis_inputs.input_paths(str(path))[0][0]
+            responsive(model, protocol.inputs(Reader(protocol, mode, frame_size).read(kind, str(path))[0].frames))
+            built[mode] = str(folder / f'{mode}.keras')
+            model.save(built[mode])
+        return built[mode]
+
+    return folder, weights
+
+
+@pytest.mark.parametrize('case', list(PREDICT_CASES))
+def test_a_window_of_the_whole_recording_is_what_predict_prints(predict_weights, tmp_path, capsys, case):
+    import main
+    from serving.pose_input import Reader
+
+    folder, weights_of = predict_weights
+    name, mode = PREDICT_CASES[case]
+    weights = weights_of(mode)
+    path, index, frame_size = _predict_input(folder, name)
+    size_flags = ['--frame-size', *map(str, frame_size)] if frame_size else []
+    assert main.main(['--phase', 'predict', '--weights', weights, '--skeleton', str(path), '--json', '--top-k', '10']
+                     + size_flags) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    [line] = [lines[index]] if index is not None else lines
+    frames = line['frames']
+    protocol = vis.load_protocol(weights, window=frames)
+    reader = Reader(protocol, weights, frame_size)
+    clip = vis_inputs.read_input(str(path), index, False, reader, frame_size, reader.list_joints)
+    bounds, probabilities = vis.clip_windows(protocol, clip, window=frames, stride=frames)
+    assert bounds == [(0, frames)]  # one window: the whole recording
+    by_label = np.array([e['prob'] for e in sorted(line['top_k'], key=lambda e: e['label'])])
+    np.testing.assert_allclose(probabilities[0], by_label, rtol=1e-5, atol=1e-7)
+    assert int(np.argmax(probabilities[0])) == line['top_k'][0]['label']
+    assert by_label.max() - by_label.min() > 0.05  # responsive: the input shows in the probabilities
+    labels = vis.drawn_labels(protocol, clip, frames, frames)
+    assert labels[0][0].startswith(f'1. {line["top_k"][0]["action"]}  ')
+    # and through the command line, a few frames drawn
+    out = tmp_path / 'c.gif'
+    assert vis.main(['--skeleton', str(path), '--weights', weights, '--window', str(frames), '--stride',
+                     str(frames), '--frames', '0:2', '--out', str(out)] + size_flags
+                    + (['--index', str(index)] if index is not None else [])) == 0
+    assert _written(out) == [True, True]

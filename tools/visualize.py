@@ -1,18 +1,28 @@
 """Render a skeleton sequence as a GIF or MP4, optionally with a model's top-3 actions over time.
 
     python tools/visualize.py --skeleton S001C001P001R001A001.skeleton [--out clip.gif|clip.mp4]
-        [--azimuth A --elevation E] [--after-preprocess] [--frames START:END] [--weights W]
-        [--layout-file my_layout.yaml]
+        [--azimuth A --elevation E] [--after-preprocess] [--frames START:END] [--weights W [--num-clips N]]
+        [--layout-file my_layout.yaml] [--frame-size WIDTH HEIGHT]
+    python tools/visualize.py --skeleton openpose_json/ --frame-size 1280 720 ...
+    python tools/visualize.py --skeleton alphapose-results.json --frame-size 1280 720 ...
     python tools/visualize.py --skeleton kinetics_val/VIDEO.json ...
     python tools/visualize.py --skeleton data/ntu/xsub/val_data_joint.npy --index K ...
     python tools/visualize.py --skeleton data/nturgbd/ntu60_3danno.pkl --index K ...
 
-Inputs (tools/visualize_inputs.py):
+Inputs (tools/visualize_inputs.py), every one `main.py --phase predict` reads, told apart as it tells them:
   * NTU `.skeleton` (3D, Kinect camera metres): the first two bodies listed per frame (the official 'raw'
     sample), or with --after-preprocess the sample of the data mode the model is trained on (--weights'
-    data_mode; 'prenorm' without weights: 2s-AGCN's body selection, centring and rotation).
-  * Kinetics-skeleton `.json` (2D OpenPose, x y in [0, 1], score): every person of the file's first 5 slots as
-    stored, or with --after-preprocess the two most confident per frame, centred (gen_kinetics_data).
+    data_mode; 'prenorm' without weights: 2s-AGCN's body selection, centring and rotation). With PYSKL weights,
+    ntu_preproc's tracks, as the model reads them.
+  * OpenPose --write_json folders (BODY_25 mapped to the 18 joints of layout openpose, or COCO-18) and
+    COCO-style keypoint lists (COCO-17, or the joints of --layout-file's or the weights' layout), read by
+    data_gen/pose_readers.py: drawn in the estimator's pixels within the frame (--frame-size where the files
+    do not record it, its border in grey), the two most confident people of each frame; with
+    --after-preprocess the model's input (x / W - 0.5 centred, or PreNormalize2D for PYSKL weights) in the
+    square the model sees.
+  * Kinetics-skeleton `.json` (2D OpenPose, x y in [0, 1], score; told from a COCO-style list by its content):
+    every person of the file's first 5 slots as stored, or with --after-preprocess the two most confident
+    per frame, centred (gen_kinetics_data).
   * `.npy` of stored samples (N, C, T, V, M): sample --index K, drawn as stored (already preprocessed); its
     data mode comes from the meta.json beside it.
   * PYSKL annotation `.pkl`: annotation --index K of its 'annotations' list. 3D keypoints (NTU, Kinect camera
@@ -20,17 +30,19 @@ Inputs (tools/visualize_inputs.py):
     OpenPose 18, score 0 missing) are drawn in the image (img_shape, its border in grey), or after
     PreNormalize2D in its [-1, 1] square.
 Bones are the edges of --layout-file's layout, else of the layout stored with --weights, else of the input's
-own (NTU files: ntu-rgb+d, Kinetics: openpose, PYSKL: ntu-rgb+d-pyskl, coco or openpose); an input whose
-joint count no shipped layout has needs one of the first two.
+own (NTU files: ntu-rgb+d, Kinetics and OpenPose: openpose, COCO lists: coco, PYSKL: ntu-rgb+d-pyskl, coco or
+openpose); an input whose joint count no shipped layout has needs one of the first two.
 3D joints are drawn by an orthographic projection: azimuth turns the view about the vertical axis, elevation
 tilts it (degrees). At 0, 0 a raw NTU sample is seen from the Kinect (x right, y up) and a pre-normalised one
 from the front of the person (x, the shoulder line, right; z, the spine, up).
 
-With --weights, a WINDOW-frame window slides over the clip STRIDE frames at a time, each window brought to the
-model's max_frame as its data mode does (prenorm repeats the clip, raw and kinetics zero-fill, PYSKL's models
-take UniformSample's first test clip) and classified; each frame shows the top-3 of the mean softmax of the
-windows covering it. PYSKL's models read the joint stream of the whole recording pre-normalised once, as PYSKL
-normalises a sample before sampling its clips.
+With --weights, a WINDOW-frame window slides over the recording STRIDE frames at a time and each frame shows
+the top-3 of the mean softmax of the windows covering it. The recording and its windows are predict's: the
+input is read by serving/pose_input.py's Reader and each window classified by serving/protocol.py as `main.py
+--phase predict --window` classifies it, a recording of its own (PYSKL weights: --num-clips test clips, PYSKL's
+10 by default). A stored .npy sample is the model's input already: its windows are brought to max_frame as
+its data mode does (pad_window: prenorm repeats the clip, PYSKL modes take UniformSample's first clip, the
+others zero-fill).
 """
 import argparse
 import io
@@ -46,9 +58,10 @@ from PIL import Image, ImageDraw, ImageFont
 if __package__ in (None, ''):  # run as a script: make the repository root importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data_gen.class_names import model_class_names  # noqa: E402
+from serving import ServingError  # noqa: E402
 from storage import files  # noqa: E402
-from tools.visualize_inputs import PYSKL_MODES, VisualizeError, choose_layout, read_input  # noqa: E402
+from tools.visualize_inputs import (PYSKL_MODES, VisualizeError, choose_layout, list_joints_of,  # noqa: E402
+                                    read_input)
 
 WIDTH, HEIGHT = 480, 480
 TOP_BAND = 24  # pixels above the skeleton for the frame number
@@ -186,22 +199,11 @@ def render(sample, data_mode, start=0, labels=None, azimuth=0.0, elevation=0.0, 
 # Predictions over time
 
 
-def window_starts(num_frames, window=WINDOW, stride=STRIDE):
-    """First frames of the sliding windows: every `stride`, plus one ending at the last frame so that every
-    frame is covered; one window of the whole clip when it is shorter than `window`."""
-    if num_frames <= window:
-        return [0]
-    starts = list(range(0, num_frames - window + 1, stride))
-    if starts[-1] + window < num_frames:
-        starts.append(num_frames - window)
-    return starts
-
-
 def pad_window(clip, max_frame, data_mode):
-    """A window brought to the T the model was trained at, as its data mode does: 'prenorm' repeats the clip
-    (2s-AGCN's pad_null_frames), PYSKL's modes take UniformSample's first test clip of max_frame frames
-    (feeders/pyskl_sampling.py: a short window looped, a long one sampled per segment), the others zero-fill
-    (the official feeders).
+    """A window of a stored .npy sample brought to the T the model was trained at, as its data mode does:
+    'prenorm' repeats the clip (2s-AGCN's pad_null_frames), PYSKL's modes take UniformSample's first test clip
+    of max_frame frames (feeders/pyskl_sampling.py: a short window looped, a long one sampled per segment), the
+    others zero-fill (the official feeders).
 
     Shape: clip (C, w, V, M) -> (C, max_frame, V, M) (zero-fill cuts when w > max_frame).
     """
@@ -217,33 +219,37 @@ def pad_window(clip, max_frame, data_mode):
     return out
 
 
-def window_probabilities(model, sample, data_mode, max_frame, window=WINDOW, stride=STRIDE, batch_size=16):
-    """Softmax of the model on each sliding window of a preprocessed sample (C, T, V, M).
+def stored_window_probabilities(model, sample, data_mode, max_frame, window=WINDOW, stride=STRIDE, batch_size=16):
+    """Softmax of the model on each sliding window of a stored .npy sample (C, T, V, M), already the model's
+    input (predict reads recordings, not stored samples: serving.windows.window_probabilities classifies those).
 
-    Returns starts (list of W ints), probabilities (W, num_class) float64.
+    Returns bounds [(start, end)] (W pairs, end exclusive), probabilities (W, num_class) float64.
     """
     from scipy.special import softmax
 
-    starts = window_starts(sample.shape[1], window, stride)
+    from serving.windows import window_bounds
+
+    bounds = window_bounds(sample.shape[1], window, stride)
     logits = []
-    for i in range(0, len(starts), batch_size):
-        x = np.stack([pad_window(sample[:, s:s + window], max_frame, data_mode)
-                      for s in starts[i:i + batch_size]])  # (B, C, max_frame, V, M)
+    for i in range(0, len(bounds), batch_size):
+        x = np.stack([pad_window(sample[:, s:e], max_frame, data_mode)
+                      for s, e in bounds[i:i + batch_size]])  # (B, C, max_frame, V, M)
         logits.append(np.asarray(model(x, training=False), np.float64))
-    return starts, softmax(np.concatenate(logits), axis=-1)
+    return bounds, softmax(np.concatenate(logits), axis=-1)
 
 
-def frame_labels(starts, probabilities, num_frames, window, names, k=TOP_K):
+def frame_labels(bounds, probabilities, num_frames, names, k=TOP_K):
     """The top-k lines of each frame: the mean of the probabilities of the windows covering it.
 
-    Shape: starts (W,), probabilities (W, num_class) -> num_frames lists of k strings 'rank. name  p%'.
+    Shape: bounds [(start, end)] (W pairs, end exclusive), probabilities (W, num_class)
+        -> num_frames lists of k strings 'rank. name  p%'.
     """
     from serving.predict import top_k
 
     probabilities = np.asarray(probabilities, np.float64)
     labels = []
     for t in range(num_frames):
-        covering = [i for i, s in enumerate(starts) if s <= t < s + window]
+        covering = [i for i, (start, end) in enumerate(bounds) if start <= t < end]
         if not covering:
             labels.append([])
             continue
@@ -317,7 +323,8 @@ def write_mp4(images, path, fps=FPS):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog='tools/visualize.py', description=__doc__.split('\n')[0])
     parser.add_argument('--skeleton', required=True,
-                        help='an NTU .skeleton, a Kinetics .json, a .npy of samples or a PYSKL annotation .pkl')
+                        help='an NTU .skeleton, an OpenPose --write_json folder, a COCO-style keypoint list or a '
+                             'Kinetics .json, a .npy of samples or a PYSKL annotation .pkl')
     parser.add_argument('--index', type=int, default=None,
                         help='the sample of a .npy, or the annotation of a .pkl (its place in "annotations")')
     parser.add_argument('--weights', default=None, help='weights to show the top-3 actions over time')
@@ -331,6 +338,10 @@ def main(argv=None):
     parser.add_argument('--frames', default=None, help='START:END, the frames to draw (END exclusive)')
     parser.add_argument('--window', type=int, default=WINDOW, help='frames per prediction window')
     parser.add_argument('--stride', type=int, default=STRIDE, help='frames between prediction windows')
+    parser.add_argument('--frame-size', type=int, nargs=2, default=None, metavar=('WIDTH', 'HEIGHT'),
+                        help='pixels of the frames of OpenPose folders and COCO-style lists that do not record them')
+    parser.add_argument('--num-clips', type=int, default=None,
+                        help="PYSKL weights' test clips a window (default PYSKL's 10, as predict)")
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -347,14 +358,18 @@ def _run(args):
         raise _no_ffmpeg(args.out)
     if args.window < 1 or args.stride < 1:
         raise VisualizeError('--window and --stride must be >= 1')
-    model = _load_model(args.weights) if args.weights else None
-    data_mode = model.meta['data_mode'] if model is not None else None
-    clip = read_input(args.skeleton, args.index, args.after_preprocess, data_mode,
-                      model.config.num_person if model is not None else None)
-    if model is not None:
-        _check_fits(model, clip.model_sample, args.weights)
+    frame_size = _frame_size(args.frame_size)
+    protocol = load_protocol(args.weights, args.num_clips, args.window) if args.weights else None
+    reader = None
+    if protocol is not None:
+        from serving.pose_input import Reader
+
+        reader = Reader(protocol, args.weights, frame_size)  # what predict reads of the input, for the labels
+    list_joints = reader.list_joints if reader is not None else list_joints_of(args.layout_file)
+    clip = read_input(args.skeleton, args.index, args.after_preprocess, reader, frame_size, list_joints)
+    model = protocol.model if protocol is not None else None
     layout = choose_layout(clip.drawn.shape[2], clip.layout, args.layout_file, model, args.skeleton)
-    labels = _labels(model, clip, args) if model is not None else None
+    labels = drawn_labels(protocol, clip, args.window, args.stride) if protocol is not None else None
     num_frames = clip.drawn.shape[1]
     start, end = parse_frames(args.frames, num_frames) if args.frames else (0, num_frames)
     images = render(clip.drawn[:, start:end], clip.data_mode, start, labels[start:end] if labels else None,
@@ -366,36 +381,67 @@ def _run(args):
     return 0
 
 
-def _labels(model, clip, args):
-    """The top-3 lines of each drawn frame; a drawn frame the model's sample lacks (one PreNormalize3D drops)
-    gets none."""
-    sample, data_mode = clip.model_sample, model.meta['data_mode']
-    starts, probabilities = window_probabilities(model, sample, data_mode, model.meta['max_frame'], args.window,
-                                                 args.stride)
-    names = model_class_names(model.meta, model.config.num_class)
-    labels = frame_labels(starts, probabilities, sample.shape[1], args.window, names)
-    if clip.model_frames is None:
-        return labels
+def clip_windows(protocol, clip, window=WINDOW, stride=STRIDE):
+    """The windows of a clip and their softmax under the weights' serving.protocol.Protocol.
+
+    A recording (every input predict reads) is classified window by window exactly as `main.py --phase
+    predict --window` classifies it (serving.windows.window_probabilities: each window a recording of its own);
+    a stored .npy sample, already the model's input, is padded as its data mode is (stored_window_probabilities).
+    Returns bounds [(start, end)] over the recording's (or sample's) frames, probabilities (W, num_class) float64.
+    """
+    if clip.recording is not None:
+        from serving.windows import window_probabilities
+
+        try:
+            return window_probabilities(protocol, clip.recording.frames, window, stride)
+        except ServingError as err:
+            raise VisualizeError(str(err)) from None
+    model = protocol.model
+    takes = (model.config.in_channels, model.num_node, model.config.num_person)
+    gives = (clip.drawn.shape[0], clip.drawn.shape[2], clip.drawn.shape[3])
+    if takes != gives:
+        raise VisualizeError(f'{protocol.source}: the model takes (C, V, M) = {takes}, the input gives {gives}')
+    return stored_window_probabilities(model, clip.drawn, protocol.data_mode, protocol.max_frame, window, stride)
+
+
+def drawn_labels(protocol, clip, window=WINDOW, stride=STRIDE):
+    """The top-3 lines of each drawn frame: those of the recording frame it shows (Clip.drawn_frames)."""
+    bounds, probabilities = clip_windows(protocol, clip, window, stride)
+    num_frames = (clip.recording.frames if clip.recording is not None else clip.drawn).shape[1]
+    labels = frame_labels(bounds, probabilities, num_frames, protocol.names)
+    shown = clip.drawn_frames if clip.drawn_frames is not None else np.arange(num_frames)  # (num_frames,)
     drawn = [[] for _ in range(clip.drawn.shape[1])]
-    for lines, t in zip(labels, clip.model_frames):
-        drawn[t] = lines
+    for lines, t in zip(labels, shown):
+        # -1: a frame PreNormalize3D drops; past the drawing: Kinetics JSON's 300 steps, which PYSKL weights
+        # keep, drawn up to the last person only
+        if 0 <= t < len(drawn):
+            drawn[t] = lines
     return drawn
 
 
-def _load_model(weights):
+def _frame_size(given):
+    """--frame-size WIDTH HEIGHT as predict takes it (training/config.py), or None."""
+    if given is not None and not all(p >= 1 for p in given):
+        raise VisualizeError(f'--frame-size {" ".join(map(str, given))}: must be two pixel counts >= 1: width height')
+    return tuple(given) if given is not None else None
+
+
+def load_protocol(weights, num_clips=None, window=WINDOW):
+    """The test protocol (serving/protocol.py) predict runs for these weights and --num-clips, checked to take
+    windows of `window` frames."""
     from model.weights import WeightsError, load_pretrained
+    from serving.protocol import Protocol
 
     try:
-        return load_pretrained(weights)
+        model = load_pretrained(weights)
     except WeightsError as err:
         raise VisualizeError(str(err)) from None
-
-
-def _check_fits(model, sample, weights):
-    takes = (model.config.in_channels, model.num_node, model.config.num_person)
-    gives = (sample.shape[0], sample.shape[2], sample.shape[3])
-    if takes != gives:
-        raise VisualizeError(f'--weights {weights}: the model takes (C, V, M) = {takes}, the input gives {gives}')
+    try:
+        protocol = Protocol(model, num_clips, source=f'--weights {weights}')
+        protocol.check_window(window)
+    except ServingError as err:
+        raise VisualizeError(str(err)) from None
+    return protocol
 
 
 if __name__ == '__main__':

@@ -1,7 +1,9 @@
 """What tools/visualize.py draws: one sample read from any input it takes, and the layout whose bones it draws.
 
-read_input gives a Clip: the sample to draw, its data mode (which says how it is projected), the sample the
-model reads (with --weights), the input's own layout, and for image coordinates the image's extent.
+read_input gives a Clip: the sample to draw, its data mode (which says how it is projected), with weights the
+recording `main.py --phase predict` reads of the same input (serving/pose_input.py's Reader, so the labels
+are predict's), the input's own layout, and for image coordinates the image's extent. Inputs are told apart as
+predict tells them (serving/pose_input.input_paths), plus `.npy` samples, which predict does not read.
 choose_layout picks the layout drawn: --layout-file's, else the weights', else the input's own, else the
 first shipped layout with the input's joint count; none fitting is a one-line error.
 """
@@ -11,11 +13,17 @@ import pathlib
 
 import numpy as np
 
+from data_gen.pose_readers import COCO_JOINTS, NUM_PERSON, PoseError, read_pose
 from graphs import LAYOUTS, LayoutError, get_layout
+from serving import ServingError
+from serving.pose_input import FRAME_SIZE_MISSING, SKELETON_SUFFIX, input_paths
 from storage import files
 
 PYSKL_NUM_PERSON = 2  # FormatGCNInput's num_person in every PYSKL config: what --after-preprocess keeps
 PYSKL_MODES = ('pyskl3d', 'pyskl2d')
+# Where the model's input of a pose file lies once centred (x / W - 0.5, data mode kinetics) or PreNormalize2D'd
+# ((x - W/2) / (W/2), pyskl2d): the frame as the model sees it, a square.
+MODEL_SQUARES = {'kinetics': ((-0.5, -0.5), (0.5, 0.5)), 'pyskl2d': ((-1, -1), (1, 1))}
 
 
 class VisualizeError(ValueError):
@@ -26,73 +34,144 @@ class VisualizeError(ValueError):
 class Clip:
     """One input sample, ready to draw.
 
-    Shape: drawn (C, T, V, M) float32; model_sample (C, T', V, M') float32 or None.
-    data_mode: how `drawn` is projected (tools/visualize.py VIEWS). layout: the input's own layout name, or None
-    when its format has none. extent: ((u0, v0), (u1, v1)), the image the 2D points lie in, or None to fit the
-    points themselves. model_frames (T',) int: the drawn frame of each frame of model_sample, or None when they
-    are the same frames. note: what names the sample (a PYSKL frame_dir), or ''.
+    Shape: drawn (C, T, V, M) float32; recording.frames (C, T', V, M').
+    data_mode: how `drawn` is projected (tools/visualize.py project). recording: the
+    serving.pose_input.Recording predict reads of the input (with --weights; None without, and for .npy samples,
+    which are the model's input as stored). layout: the input's own layout name, or None when its format has
+    none. extent: ((u0, v0), (u1, v1)), the image the 2D points lie in, or None to fit the points themselves.
+    drawn_frames (T',) int: the drawn frame showing each recording frame (-1: none), or None when recording
+    frame t is drawn frame t. note: what names the sample (a PYSKL frame_dir), or ''.
     """
     drawn: np.ndarray
     data_mode: str
-    model_sample: np.ndarray = None
+    recording: object = None
     layout: str = None
     extent: tuple = None
-    model_frames: np.ndarray = None
+    drawn_frames: np.ndarray = None
     note: str = ''
 
 
-def read_input(path, index, after_preprocess, data_mode, num_person=None):
+def read_input(path, index, after_preprocess, reader=None, frame_size=None, list_joints=(COCO_JOINTS, 'coco')):
     """The Clip of --skeleton `path`.
 
-    data_mode: the preprocessing the model expects (--weights), or None; the model's sample is only built for a
-    model, with its num_person persons. For .npy files both samples are the stored one.
+    reader: the weights' serving.pose_input.Reader, or None without weights; the recording is read through it,
+    and --after-preprocess draws the weights' data mode. frame_size: (width, height) of 2D pose files that do not
+    record it. list_joints: (V, layout name) of COCO-style keypoint lists (COCO-17, or a user's layout).
     """
-    suffix = pathlib.Path(path).suffix
-    if not os.path.isfile(path):
-        raise VisualizeError(f'--skeleton {path}: no such file')
-    if suffix == '.skeleton':
-        return _read_ntu(path, after_preprocess, data_mode)
-    if suffix == '.json':
-        return _read_kinetics(path, after_preprocess, data_mode)
-    if suffix == '.npy':
+    if pathlib.Path(path).suffix == '.npy':
+        if not os.path.isfile(path):
+            raise VisualizeError(f'--skeleton {path}: no such file')
         return _read_npy(path, index)
-    if suffix == '.pkl':
-        return _read_pyskl(path, index, after_preprocess, data_mode, num_person or PYSKL_NUM_PERSON)
-    raise VisualizeError(f'--skeleton {path}: expected a .skeleton, a Kinetics .json, a .npy of samples or a PYSKL '
-                         '.pkl file')
+    inputs = _serving(input_paths, path)
+    if len(inputs) > 1:
+        raise VisualizeError(f'--skeleton {path}: the folder holds {len(inputs)} {SKELETON_SUFFIX} files; give one '
+                             'of them')
+    [(kind, path)] = inputs
+    if kind == 'ntu':
+        return _read_ntu(path, after_preprocess, reader)
+    if kind == 'pickle':
+        return _read_pyskl(path, index, after_preprocess, reader)
+    return _read_pose(kind, path, after_preprocess, reader, frame_size, list_joints)
 
 
-def _read_ntu(path, after_preprocess, data_mode):
-    from data_gen.preprocess import MAX_BODY_KINECT, MODES, sample_from_skeleton
+def list_joints_of(layout_file):
+    """(V, layout name) of the COCO-style keypoint lists drawn without weights: --layout-file's joints, else
+    COCO-17 (with weights, the Reader's, which are the weights')."""
+    if layout_file is None:
+        return COCO_JOINTS, 'coco'
+    layout = _layout_file(layout_file)
+    return layout.num_node, layout.name
+
+
+def _serving(read, *args):
+    """read(*args), its ServingError (already 'path: what is wrong', or naming the flag) as a VisualizeError."""
+    try:
+        return read(*args)
+    except ServingError as err:
+        raise VisualizeError(str(err)) from None
+
+
+def _recording(reader, kind, path):
+    """The one recording predict reads of a file, or None without weights."""
+    return _serving(reader.read, kind, path)[0] if reader is not None else None
+
+
+def _read_ntu(path, after_preprocess, reader):
+    """Without weights (or raw, prenorm ones) the first two bodies listed, as gen_joint_data's raw mode keeps them,
+    or after --after-preprocess the data mode's sample. PYSKL weights read ntu_preproc's tracks, which drop the
+    frames that list no body: those are drawn, as the PYSKL pickles are."""
+    from data_gen.preprocess import MAX_BODY_KINECT, sample_from_skeleton
     from data_gen.skeleton import SkeletonError, read_skeleton
 
-    if data_mode is not None and data_mode not in MODES:
-        raise VisualizeError(f'--weights: the model reads {data_mode!r} data, not NTU .skeleton files')
+    recording = _recording(reader, 'ntu', path)  # its errors first: a 2D model's is predict's message
+    if reader is not None and reader.mode == 'pyskl3d':
+        keypoint = recording.frames.transpose(3, 1, 2, 0)  # (M, T', 25, 3) float16, gen_pyskl_data's keypoint
+        clip = _pyskl_3d(keypoint, path, after_preprocess, reader.num_person)
+        clip.recording, clip.layout = recording, 'ntu-rgb+d-pyskl'
+        return clip
     try:
         skeleton = read_skeleton(path, max_body=MAX_BODY_KINECT)
     except SkeletonError as err:
         raise VisualizeError(str(err)) from None
-    frames = skeleton.num_frames
-    model_sample = sample_from_skeleton(skeleton, data_mode, frames) if data_mode else None
-    drawn_mode = (data_mode or 'prenorm') if after_preprocess else 'raw'
-    drawn = model_sample if after_preprocess and data_mode else sample_from_skeleton(skeleton, drawn_mode, frames)
-    return Clip(drawn, drawn_mode, model_sample, 'ntu-rgb+d')
+    drawn_mode = (reader.mode if reader is not None else 'prenorm') if after_preprocess else 'raw'
+    drawn = sample_from_skeleton(skeleton, drawn_mode, skeleton.num_frames)  # (3, T, 25, 2)
+    return Clip(drawn, drawn_mode, recording, 'ntu-rgb+d')
 
 
-def _read_kinetics(path, after_preprocess, data_mode):
-    from data_gen.gen_kinetics_data import KineticsError, read_clip, select_people
+def _read_pose(kind, path, after_preprocess, reader, frame_size, list_joints):
+    """A Kinetics-skeleton JSON, an OpenPose --write_json folder or a COCO-style keypoint list, told apart as
+    data_gen/pose_readers.read_pose tells them (a Kinetics JSON by its content). OpenPose and COCO-style files
+    are drawn in the estimator's pixels within the frame, the people those the reader keeps (the two most
+    confident of each frame; the weights' num_person); Kinetics JSON as stored. --after-preprocess draws the
+    model's input: the recording predict reads, or without weights the reader's centred sample."""
+    recording = _recording(reader, kind, path)
+    num_person = reader.num_person if reader is not None else NUM_PERSON
+    try:
+        sample, report = read_pose(path, frame_size, num_person, 'fail', *list_joints)  # (3, T, V, num_person)
+    except PoseError as err:
+        hint = ' with --frame-size WIDTH HEIGHT' if FRAME_SIZE_MISSING in str(err) else ''
+        raise VisualizeError(f'{err}{hint}') from None
+    if after_preprocess and recording is not None:
+        clip = Clip(recording.frames, reader.mode, extent=MODEL_SQUARES[reader.mode])
+    elif after_preprocess:
+        clip = Clip(sample[:, :_frames_to_last_person(sample)], 'kinetics', extent=MODEL_SQUARES['kinetics'])
+    elif report.format == 'kinetics json':  # read again for its 5 slots as stored: read_pose keeps 2
+        clip = _read_kinetics(path)
+    else:
+        clip = Clip(_pixels(sample, report.frame_size), 'kinetics', extent=((0, 0), report.frame_size))
+    clip.recording = recording
+    clip.layout = report.layout if report.layout in LAYOUTS else None  # a user's: from --layout-file or weights
+    return clip
 
-    if data_mode not in (None, 'kinetics'):
-        raise VisualizeError(f'--weights: the model reads {data_mode!r} data, not Kinetics .json files')
+
+def _frames_to_last_person(sample):
+    """The frames of a (C, T, V, M) 2D sample up to its last detected joint (at least 1): Kinetics JSON stores
+    300 steps whatever the video's length."""
+    present = np.flatnonzero((sample[2] > 0).any(axis=(1, 2)))  # (T_present,)
+    return int(present[-1]) + 1 if len(present) else 1
+
+
+def _pixels(sample, frame_size):
+    """A pose reader's sample back in the estimator's pixels: x = (v + 0.5) W for a detected joint (the reader
+    wrote v = x / W - 0.5), 0 for an undetected one, whose score stays 0.
+
+    Shape: sample (3, T, V, M) float32 -> (3, T, V, M) float32.
+    """
+    detected = sample[2] > 0  # (T, V, M)
+    size = np.asarray(frame_size, np.float64).reshape(2, 1, 1, 1)  # (width, height) per channel
+    xy = np.where(detected, (sample[:2].astype(np.float64) + 0.5) * size, 0)  # (2, T, V, M)
+    return np.concatenate([xy, sample[2:]]).astype(np.float32)
+
+
+def _read_kinetics(path):
+    """Every person of the file's first 5 slots as stored, the 300 steps cut at the last person."""
+    from data_gen.gen_kinetics_data import KineticsError, read_clip
+
     try:
         data, _ = read_clip(path)  # (3, 300, 18, 5)
     except KineticsError as err:
         raise VisualizeError(str(err)) from None
-    present = np.flatnonzero(data[2].sum(axis=(1, 2)) > 0)
-    frames = int(present[-1]) + 1 if len(present) else 1  # drop the empty tail of the 300 steps
-    model_sample = select_people(data)[:, :frames]
-    drawn = model_sample if after_preprocess else data[:, :frames].astype(np.float32)
-    return Clip(drawn, 'kinetics', model_sample if data_mode else None, 'openpose')
+    return Clip(data[:, :_frames_to_last_person(data)].astype(np.float32), 'kinetics')
 
 
 def _read_npy(path, index):
@@ -111,15 +190,15 @@ def _read_npy(path, index):
     data_mode = meta.get('data_mode')
     if data_mode not in ('raw', 'prenorm', 'kinetics'):  # unrecorded: OpenPose's 18 joints are 2D, others 3D
         data_mode = 'kinetics' if sample.shape[2] == LAYOUTS['openpose'].num_node else 'raw'
-    return Clip(sample, data_mode, sample, meta.get('layout') if meta.get('layout') in LAYOUTS else None)
+    return Clip(sample, data_mode, layout=meta.get('layout') if meta.get('layout') in LAYOUTS else None)
 
 
-def _read_pyskl(path, index, after_preprocess, data_mode, num_person):
+def _read_pyskl(path, index, after_preprocess, reader):
     """Annotation `index` of a PYSKL pickle (its place in 'annotations'), read through feeders/pyskl_annotations.
 
     3D keypoints are drawn as NTU files are (Kinect camera space), or after PreNormalize3D; 2D ones in image
-    pixels within img_shape, or after PreNormalize2D in [-1, 1]. The model's sample is PYSKL's recipe with the
-    joint stream: PreNormalize3D/2D of the whole sequence, then FormatGCNInput to num_person persons.
+    pixels within img_shape, or after PreNormalize2D in [-1, 1]. The recording is what predict reads of that
+    sample (Reader.annotation).
     """
     from feeders import pyskl_annotations, pyskl_feeder
 
@@ -133,56 +212,65 @@ def _read_pyskl(path, index, after_preprocess, data_mode, num_person):
         annotation = pyskl_annotations.check_annotation(path, annotations[index])
     except files.StorageError as err:
         raise VisualizeError(str(err)) from None
+    recording = _serving(reader.annotation, path, annotation) if reader is not None else None
+    num_person = reader.num_person if reader is not None else PYSKL_NUM_PERSON
     kind = pyskl_annotations.KINDS[annotation['keypoint'].shape[-1]]
-    expected = pyskl_feeder.DATA_MODES[kind]
-    if data_mode not in (None, expected):
-        raise VisualizeError(f'--weights: the model reads {data_mode!r} data, not a PYSKL {kind} pickle '
-                             f'({expected!r} data)')
     where = f'{path}: frame_dir {annotation["frame_dir"]!r}'
-    read = _pyskl_3d if kind == '3d' else _pyskl_2d
-    clip = read(annotation, where, after_preprocess, data_mode is not None, num_person)
+    if kind == '3d':
+        clip = _pyskl_3d(annotation['keypoint'], where, after_preprocess, num_person)
+    else:
+        clip = _pyskl_2d(annotation, after_preprocess, num_person)
+    clip.recording = recording
     clip.layout = pyskl_feeder.LAYOUTS.get((kind, annotation['keypoint'].shape[2]))
     clip.note = f'frame_dir {annotation["frame_dir"]!r}, label {annotation["label"]}'
     return clip
 
 
-def _pyskl_3d(annotation, where, after_preprocess, for_model, num_person):
+def _pyskl_3d(keypoint, where, after_preprocess, num_person):
+    """PYSKL 3D keypoints (M, T, V, 3) in Kinect camera space as they are, or after PreNormalize3D of the whole
+    sequence and FormatGCNInput to num_person persons; drawn_frames then says which raw frame each drawn one is
+    (PreNormalize3D drops the frames without the first person)."""
     from feeders.pyskl_transforms import format_gcn_input, pre_normalize_3d, pre_normalize_3d_plan
 
-    keypoint = annotation['keypoint']  # (M, T, V, 3), Kinect camera space
     raw = keypoint.transpose(3, 1, 2, 0).astype(np.float32)  # (3, T, V, M)
-    if not (after_preprocess or for_model):
+    if not after_preprocess:
         return Clip(raw, 'raw')
-    persons, _, num_node, _ = keypoint.shape
+    persons, num_frames, num_node, _ = keypoint.shape
     if num_node != 25:
         # PreNormalize3D turns the body by NTU's spine and shoulder joints, as feeders/pyskl_feeder.py says.
         raise VisualizeError(f'{where}: 3D keypoints with V = {num_node} joints; PreNormalize3D is defined on NTU\'s '
-                             '25 joints only (draw it without --after-preprocess and --weights)')
+                             '25 joints only (draw it without --after-preprocess)')
     if persons > 2:
         raise VisualizeError(f'{where}: {persons} persons; PreNormalize3D takes 1 or 2')
-    normalised = pre_normalize_3d(keypoint)  # (M, T', V, 3) float32, T' the frames it keeps
-    sample = format_gcn_input(normalised, num_person).numpy()  # (3, T', V, num_person)
-    if after_preprocess:
-        return Clip(sample, 'pyskl3d', sample if for_model else None)
-    _, order, count, _, _ = pre_normalize_3d_plan(keypoint[None], [keypoint.shape[1]])
+    sample = format_gcn_input(pre_normalize_3d(keypoint), num_person).numpy()  # (3, T', V, num_person)
+    _, order, count, _, _ = pre_normalize_3d_plan(keypoint[None], [num_frames])
     kept = order[0, :count[0]].numpy()  # (T',): the raw frames PreNormalize3D keeps, in order
-    return Clip(raw, 'raw', sample, model_frames=kept)
+    drawn_frames = np.full(num_frames, -1)
+    drawn_frames[kept] = np.arange(len(kept))
+    return Clip(sample, 'pyskl3d', drawn_frames=drawn_frames)
 
 
-def _pyskl_2d(annotation, where, after_preprocess, for_model, num_person):
+def _pyskl_2d(annotation, after_preprocess, num_person):
     from feeders.pyskl_transforms import format_gcn_input, pre_normalize_2d
 
     keypoint, score = annotation['keypoint'], annotation['keypoint_score']  # (M, T, V, 2) pixels, (M, T, V)
     height, width = (int(d) for d in annotation['img_shape'])
     score = score[..., None].astype(np.float32)  # (M, T, V, 1): GenSkeFeat puts the score third
-    raw = np.concatenate([keypoint.astype(np.float32), score], -1).transpose(3, 1, 2, 0)  # (3, T, V, M)
-    if not (after_preprocess or for_model):
+    if not after_preprocess:
+        raw = np.concatenate([keypoint.astype(np.float32), score], -1).transpose(3, 1, 2, 0)  # (3, T, V, M)
         return Clip(raw, 'pyskl2d', extent=((0, 0), (width, height)))
     normalised = pre_normalize_2d(keypoint, (height, width)).numpy()  # (M, T, V, 2) in [-1, 1] across the image
     sample = format_gcn_input(np.concatenate([normalised, score], -1), num_person).numpy()  # (3, T, V, num_person)
-    if after_preprocess:
-        return Clip(sample, 'pyskl2d', sample if for_model else None, extent=((-1, -1), (1, 1)))
-    return Clip(raw, 'pyskl2d', sample, extent=((0, 0), (width, height)))
+    return Clip(sample, 'pyskl2d', extent=MODEL_SQUARES['pyskl2d'])
+
+
+def _layout_file(layout_file):
+    from storage.layout_file import load_layout_file
+
+    try:
+        return load_layout_file(layout_file)
+    except LayoutError as err:
+        raise VisualizeError(f'--layout-file: {err}') from None
 
 
 def choose_layout(num_node, own, layout_file=None, model=None, source=''):
@@ -193,12 +281,7 @@ def choose_layout(num_node, own, layout_file=None, model=None, source=''):
     source: the --skeleton path, for the errors.
     """
     if layout_file is not None:
-        from storage.layout_file import load_layout_file
-
-        try:
-            layout, flag = load_layout_file(layout_file), f'--layout-file {layout_file}'
-        except LayoutError as err:
-            raise VisualizeError(f'--layout-file: {err}') from None
+        layout, flag = _layout_file(layout_file), f'--layout-file {layout_file}'
     elif model is not None:
         layout, flag = get_layout(model.config.layout), '--weights (its layout)'
     elif own is not None:
