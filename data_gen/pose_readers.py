@@ -258,7 +258,13 @@ def _coco_sample(detections, path, frame_size, num_person, num_joints=COCO_JOINT
         if type(det['image_id']) not in (int, str):
             raise PoseError(f'{path}: [{i}]: "image_id" {det["image_id"]!r} is not an integer or a name')
         ids.append(det['image_id'])
-        poses.append(_keypoints(det['keypoints'], 3 * num_joints, f'{path}: [{i}]: "keypoints"'))
+        raw = det['keypoints']
+        if isinstance(raw, list) and len(raw) != 3 * num_joints and len(raw) % 3 == 0:
+            # Another body model's list: the joint count comes from its layout, which only the user can give.
+            raise PoseError(f'{path}: [{i}]: "keypoints" has {len(raw)} values, expected {3 * num_joints} '
+                            f'({num_joints} joints of layout {layout}); a list of {len(raw) // 3}-joint poses '
+                            'needs its layout (--layout-file)')
+        poses.append(_keypoints(raw, 3 * num_joints, f'{path}: [{i}]: "keypoints"'))
         size = _recorded_size(det, f'{path}: [{i}]')
         if size is not None:
             recorded.append(size)

@@ -549,7 +549,8 @@ def test_a_users_coco_style_list_draws_its_layouts_bones(tmp_path, capsys):
     args = ['--skeleton', str(path), '--out', str(tmp_path / 'hand.gif')]
     assert vis.main(args) == 2  # read as COCO-17 without the layout
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f'error: {path}: [0]: "keypoints" has 30 values, expected 51']
+    assert err == [f'error: {path}: [0]: "keypoints" has 30 values, expected 51 (17 joints of layout coco); a list '
+                   'of 10-joint poses needs its layout (--layout-file)']
     assert vis.main(args + ['--layout-file', str(tmp_path / 'hand.yaml')]) == 0
     assert 'layout hand-10' in capsys.readouterr().out
     clip = vis_inputs.read_input(str(path), None, False, list_joints=(10, 'hand-10'))
