@@ -112,7 +112,8 @@ def test_sigkill_mid_epoch_then_resume(tmp_path):
     write_tiny_records(tmp_path / 'val', 8, seed=1, stem='val')
     ckpt = tmp_path / 'ckpt'
     args = ['--train-data-path', tmp_path / 'train', '--test-data-path', tmp_path / 'val', '--num-epochs', 3,
-            '--steps', 2, '--save-freq', 1, '--checkpoint-path', ckpt, '--log-dir', tmp_path / 'logs']
+            '--steps', 2, '--save-freq', 1, '--eval-freq', 3, '--checkpoint-path', ckpt,
+            '--log-dir', tmp_path / 'logs']
     proc = subprocess.Popen(command(args), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 240
@@ -145,8 +146,9 @@ def test_sigterm_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, rep
     uninterrupted one saw, so both end with the same weights."""
     write_tiny_records(tmp_path / 'train', 128, seed=0, num_shards=8)  # 32 steps an epoch
     write_tiny_records(tmp_path / 'val', 8, seed=1, stem='val')
+    # One evaluation, at the end: evaluations leave the weights alone, and each costs seconds per process.
     common = ['--train-data-path', tmp_path / 'train', '--test-data-path', tmp_path / 'val', '--num-epochs', 3,
-              '--steps', 2, '--cpu-replicas', replicas, '--batch-size', 4 // replicas]
+              '--steps', 2, '--cpu-replicas', replicas, '--batch-size', 4 // replicas, '--eval-freq', 3]
     run(common + ['--checkpoint-path', tmp_path / 'whole', '--log-dir', tmp_path / 'whole_logs'])
 
     args = common + ['--checkpoint-path', tmp_path / 'cut', '--log-dir', tmp_path / 'cut_logs']
