@@ -201,7 +201,7 @@ def read_openpose_folder(folder, frame_size=None, num_person=NUM_PERSON, on_erro
             people, size, num_values = read_openpose_frame(path, num_values)
         except PoseError as e:
             if on_error == 'fail':
-                raise PoseError(f'{e} (skip mode would leave this frame empty)') from None
+                raise  # the caller says what its own skip mode would do
             skipped.append(str(e))
             continue
         frames[number - first] = people

@@ -327,6 +327,15 @@ def test_class_names_are_stored_with_the_checkpoint_and_shown(data, tmp_path, ca
                       str(data / 'val'), '--log-dir', str(tmp_path / 'test_logs'), '--no-progress']) == 0
     rows = (tmp_path / 'test_logs' / 'per_class_accuracy.csv').read_text(encoding='utf-8').splitlines()
     assert [row.split(',')[1] for row in rows[1:]] == expected
+    # --class-names in the test phase replaces them for that run, the checkpoint unchanged.
+    other = tmp_path / 'other.txt'
+    other.write_text('tea\nwave\nclap\n', encoding='utf-8')
+    assert main.main(['--phase', 'test', '--weights', str(tmp_path / 'run' / 'ckpt'), '--test-data-path',
+                      str(data / 'val'), '--log-dir', str(tmp_path / 'other_logs'), '--class-names', str(other),
+                      '--no-progress']) == 0
+    rows = (tmp_path / 'other_logs' / 'per_class_accuracy.csv').read_text(encoding='utf-8').splitlines()
+    assert [row.split(',')[1] for row in rows[1:]] == ['tea', 'wave', 'clap']
+    assert load_pretrained(tmp_path / 'run' / 'ckpt').meta['class_names'] == expected
 
 
 def test_class_names_of_a_serving_run_replace_the_weights(weights, tmp_path):
