@@ -23,7 +23,7 @@ from google.protobuf.message import DecodeError
 from tensorflow.core.framework import tensor_pb2
 
 from feeders import pyskl_annotations
-from feeders.tfrecord_feeder import shard_files
+from feeders.tfrecord_feeder import pipeline_shards, shard_files
 from storage import files
 
 FORMAT = 'pyskl-shards'  # meta.json "format" of such a folder
@@ -88,12 +88,7 @@ def read_shards(folder, meta, input_context=None):
     Returns: [annotation dicts: frame_dir, label, total_frames, keypoint (M, T, V, C), 2D: keypoint_score
         (M, T, V), img_shape (h, w)].
     """
-    paths = shard_files(folder, meta)
-    if input_context is not None:
-        if len(paths) < input_context.num_input_pipelines:
-            raise ValueError(f'{folder}: {len(paths)} shards cannot feed {input_context.num_input_pipelines} input '
-                             'pipelines; regenerate with more --num-shards')
-        paths = paths[input_context.input_pipeline_id::input_context.num_input_pipelines]
+    paths = pipeline_shards(folder, shard_files(folder, meta), input_context)
     records = []
     for path in paths:
         annotations = [_parse(path, record) for record in _records(path)]

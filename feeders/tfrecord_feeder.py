@@ -84,6 +84,17 @@ def _glob_shards(folder):
     return paths
 
 
+def pipeline_shards(folder, paths, input_context=None):
+    """The shard files of `folder` one input pipeline reads: every num_input_pipelines-th from its id (all of
+    them without an input context). A ValueError when there are fewer shards than pipelines."""
+    if input_context is None:
+        return paths
+    if len(paths) < input_context.num_input_pipelines:
+        raise ValueError(f'{folder}: {len(paths)} shards cannot feed {input_context.num_input_pipelines} input '
+                         'pipelines; regenerate with more --num-shards')
+    return paths[input_context.input_pipeline_id::input_context.num_input_pipelines]
+
+
 def shard_files(folder, meta):
     """Shard paths in order. When meta.json lists the shards, check each exists with its recorded size.
 
@@ -214,12 +225,7 @@ def make_tfrecord_dataset(folder, global_batch, training, input_context=None, sh
     """
     meta = read_dataset_meta(folder, count_records=False)
     shape = [int(d) for d in meta['sample_shape']]
-    paths = shard_files(folder, meta)
-    if input_context is not None:
-        if len(paths) < input_context.num_input_pipelines:
-            raise ValueError(f'{folder}: {len(paths)} shards cannot feed {input_context.num_input_pipelines} '
-                             'input pipelines; regenerate with more --num-shards')
-        paths = paths[input_context.input_pipeline_id::input_context.num_input_pipelines]
+    paths = pipeline_shards(folder, shard_files(folder, meta), input_context)
     replica_batch = input_context.get_per_replica_batch_size(global_batch) if input_context else global_batch
     deterministic = not training or seed is not None
     shard_names = tf.data.Dataset.from_tensor_slices(paths)

@@ -22,3 +22,12 @@ def tiny_records(tmp_path_factory):
     write_tiny_records(root / 'train', 16, seed=0)
     write_tiny_records(root / 'val', 7, seed=1, stem='val')
     return root
+
+
+@pytest.fixture
+def float32_policy():
+    """Leave Keras' global dtype policy float32 after a test that may change it (main.py --mixed-precision)."""
+    import keras
+
+    yield
+    keras.mixed_precision.set_global_policy('float32')

@@ -36,10 +36,8 @@ ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='')
 ENV.pop('TF_CONFIG', None)
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    yield
-    keras.mixed_precision.set_global_policy('float32')
+# main.py runs set a mixed-precision policy for the process: each test here leaves it float32 again.
+pytestmark = pytest.mark.usefixtures('float32_policy')
 
 
 @pytest.fixture(scope='module')

@@ -21,10 +21,8 @@ def data(tiny_records):
     return tiny_records
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    yield
-    keras.mixed_precision.set_global_policy('float32')
+# main.py runs set a mixed-precision policy for the process: each test here leaves it float32 again.
+pytestmark = pytest.mark.usefixtures('float32_policy')
 
 
 def run(args, tmp_path):

@@ -1,7 +1,6 @@
 """The README's "Your own data" path end to end: a folder of COCO-style keypoint lists of a custom 10-joint hand
 -> gen_pose_data's annotation pickle -> main.py training with --layout-file and --class-names -> the test phase
 and predict (whole files and windows) from the checkpoint alone (its layout and names stored with the weights)."""
-import keras
 import pytest
 
 import main
@@ -11,10 +10,8 @@ from tests.own_poses import write_pose_folder
 from tests.test_layouts import HAND_YAML
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    yield
-    keras.mixed_precision.set_global_policy('float32')
+# main.py runs set a mixed-precision policy for the process: each test here leaves it float32 again.
+pytestmark = pytest.mark.usefixtures('float32_policy')
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,6 @@
 annotation pickle -> main.py training from the pickle with the cosine LR -> the 10-clip test phase."""
 import pickle
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -15,10 +14,8 @@ from training import metrics
 from training.schedule import CosineLR
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    yield
-    keras.mixed_precision.set_global_policy('float32')
+# main.py runs set a mixed-precision policy for the process: each test here leaves it float32 again.
+pytestmark = pytest.mark.usefixtures('float32_policy')
 
 
 @pytest.fixture(scope='module')
