@@ -13,6 +13,9 @@ from storage import files
 KINDS = {2: '2d', 3: '3d'}  # keypoint channels C -> kind
 # (kind, V) -> the layout of PYSKL's pickles, which GenSkeFeat uses: 'nturgb+d', 'coco' (HRNet 2D), 'openpose'.
 PYSKL_LAYOUTS = {('3d', 25): 'ntu-rgb+d-pyskl', ('2d', 17): 'coco', ('2d', 18): 'openpose'}
+# kind -> the data mode weights trained on such keypoints record (model/weights.py DATA_MODES).
+DATA_MODES = {'3d': 'pyskl3d', '2d': 'pyskl2d'}
+PYSKL_MODES = tuple(DATA_MODES.values())
 
 
 class AnnotationError(files.StorageError):

@@ -29,7 +29,7 @@ from feeders.tfrecord_feeder import shard_files
 from graphs import LayoutError, get_layout
 
 LAYOUTS = pyskl_annotations.PYSKL_LAYOUTS
-DATA_MODES = {'3d': 'pyskl3d', '2d': 'pyskl2d'}
+DATA_MODES = pyskl_annotations.DATA_MODES
 _MOTION = ('jm', 'bm')
 _PLAN_CHUNK = 256  # samples per pre_normalize_3d_plan call at load: bounds the zero-padded copy
 

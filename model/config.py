@@ -16,6 +16,8 @@ DEFAULT_MAX_FRAME = 300
 # PYSKL's feature streams (GenSkeFeat's feats): joints, bones, and their motion. Weights trained on an annotation
 # pickle record theirs (model.weights.checkpoint_meta), since the same pickle feeds all four.
 STREAMS = ('j', 'b', 'jm', 'bm')
+# Each stream as the feats of PYSKL's GenSkeFeat (feeders/pyskl_transforms.py gen_ske_feat) that compute it.
+STREAM_FEATS = {stream: (stream,) for stream in STREAMS}
 # official: N(0, 0.02) convs and head, N(1, 0.02) BN scales (st-gcn's weights_init); keras: Keras' defaults;
 # pyskl: torch.nn.Conv2d's own initialisation and a N(0, 0.01) head (model/stgcn.py says where each comes from).
 INITS = ('official', 'keras', 'pyskl')

@@ -30,8 +30,8 @@ from data_gen.pose_readers import COCO_JOINTS, OPENPOSE_SUFFIX, PoseError, read_
 from data_gen.preprocess import MAX_BODY_KINECT, MAX_BODY_TRUE, kept_bodies
 from data_gen.skeleton import SkeletonError, read_skeleton
 from feeders import pyskl_annotations
+from feeders.pyskl_annotations import PYSKL_MODES
 from serving import ServingError
-from serving.protocol import PYSKL_MODES
 from storage.files import StorageError
 
 SKELETON_SUFFIX = '.skeleton'

@@ -19,13 +19,13 @@ import numpy as np
 
 from data_gen.class_names import model_class_names
 from data_gen.preprocess import bodies_to_sample
-from model.config import DEFAULT_MAX_FRAME
+from feeders.pyskl_annotations import PYSKL_MODES
+from model.config import DEFAULT_MAX_FRAME, STREAM_FEATS
 from serving import ServingError
 from training.metrics import average_clip_probabilities
 
 # PYSKL tests every sample on 10 clips (test_pipeline UniformSample(clip_len=100, num_clips=10)).
 PYSKL_TEST_CLIPS = 10
-PYSKL_MODES = ('pyskl3d', 'pyskl2d')
 # The data modes predict reads, and whether their joints are 3D (x, y, z) or 2D (x, y, score).
 KIND = {'raw': '3d', 'prenorm': '3d', 'kinetics': '2d', 'pyskl3d': '3d', 'pyskl2d': '2d'}
 MODES = tuple(KIND)
@@ -61,8 +61,6 @@ class Protocol:
         if num_clips is not None and (not isinstance(num_clips, int) or isinstance(num_clips, bool) or num_clips < 1):
             raise ServingError(f'--num-clips must be a positive number of clips, got {num_clips!r}')
         if mode in PYSKL_MODES:
-            from training.inputs import STREAM_FEATS  # imports TensorFlow: only for PYSKL weights
-
             stream = meta.get('stream', 'j')
             if stream not in STREAM_FEATS:
                 raise ServingError(f'{source}: records stream {stream!r}, expected one of {", ".join(STREAM_FEATS)}')

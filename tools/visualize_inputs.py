@@ -14,13 +14,13 @@ import pathlib
 import numpy as np
 
 from data_gen.pose_readers import COCO_JOINTS, NUM_PERSON, PoseError, read_pose
+from feeders.pyskl_annotations import PYSKL_MODES
 from graphs import LAYOUTS, LayoutError, get_layout
 from serving import ServingError
 from serving.pose_input import FRAME_SIZE_MISSING, SKELETON_SUFFIX, input_paths
 from storage import files
 
 PYSKL_NUM_PERSON = 2  # FormatGCNInput's num_person in every PYSKL config: what --after-preprocess keeps
-PYSKL_MODES = ('pyskl3d', 'pyskl2d')
 # Where the model's input of a pose file lies once centred (x / W - 0.5, data mode kinetics) or PreNormalize2D'd
 # ((x - W/2) / (W/2), pyskl2d): the frame as the model sees it, a square.
 MODEL_SQUARES = {'kinetics': ((-0.5, -0.5), (0.5, 0.5)), 'pyskl2d': ((-1, -1), (1, 1))}

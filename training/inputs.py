@@ -2,16 +2,15 @@
 import os
 
 from feeders.distributed import distribute, open_source
+from feeders.pyskl_annotations import PYSKL_MODES
 from graphs import Graph
+from model.config import STREAM_FEATS
 from storage.class_names_file import load_class_names
 from storage.files import StorageError
 from training.errors import UsageError
 
 
 DEFAULT_CLIP_LEN = 100  # PYSKL's UniformSample(clip_len=100)
-PYSKL_MODES = ('pyskl3d', 'pyskl2d')
-# The PYSKL feature streams of the --stream setting (GenSkeFeat's feats).
-STREAM_FEATS = {'j': ('j',), 'b': ('b',), 'jm': ('jm',), 'bm': ('bm',)}
 
 
 def open_data(cfg, part, weights=None):
