@@ -29,7 +29,6 @@ if __package__ in (None, ''):  # run as a script: make the repository root impor
 
 from data_gen import pose_readers  # noqa: E402
 from data_gen.gen_joint_data import InputError, run_cli  # noqa: E402
-from data_gen.gen_kinetics_data import CENTER_SHIFT  # noqa: E402
 from graphs import LAYOUTS, LayoutError  # noqa: E402
 from storage import files  # noqa: E402
 from storage.layout_file import load_layout_file  # noqa: E402
@@ -174,8 +173,7 @@ def to_annotation(sample, size, frame_dir, label):
     width, height = size
     score = sample[2]  # (T, V, M)
     filled = max(1, int((score > 0).any(axis=(0, 1)).sum()))  # the readers fill slots in order
-    pixels = (sample[:2].astype(np.float64) + CENTER_SHIFT) * np.array([width, height])[:, None, None, None]
-    pixels = np.where(score[None] > 0, pixels, 0.0)  # (2, T, V, M)
+    pixels = pose_readers.sample_pixels(sample, size)  # (2, T, V, M)
     keypoint = pixels.transpose(3, 1, 2, 0)[:filled].astype(np.float32)  # (M', T, V, 2)
     return {'frame_dir': frame_dir, 'label': label, 'total_frames': int(sample.shape[1]),
             'img_shape': (int(round(height)), int(round(width))), 'keypoint': keypoint,

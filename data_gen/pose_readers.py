@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from data_gen import gen_kinetics_data
-from data_gen.gen_kinetics_data import KineticsError, select_people
+from data_gen.gen_kinetics_data import CENTER_SHIFT, KineticsError, select_people
 
 NUM_PERSON = 2
 MAX_FRAMES = 108_000  # an hour at 30 fps: a frame number span beyond it is a numbering error, not a video
@@ -74,6 +74,16 @@ def _to_sample(frames, frame_size, num_person):
     data[0] /= width
     data[1] /= height
     return select_people(data, num_person)  # -0.5, undetected joints to 0, the most confident num_person
+
+
+def sample_pixels(sample, frame_size):
+    """The inverse of the readers' normalisation: a sample's x, y back in the estimator's pixels,
+    x = (v + 0.5) * width for a detected joint, 0 for an undetected one (score 0).
+
+    Shape: sample (3, T, V, M) -> float64 (2, T, V, M).
+    """
+    size = np.asarray(frame_size, np.float64).reshape(2, 1, 1, 1)  # (width, height) per channel
+    return np.where(sample[2] > 0, (sample[:2].astype(np.float64) + CENTER_SHIFT) * size, 0.0)
 
 
 def _report(source, fmt, layout, counts, num_person, skipped=(), frame_size=None):

@@ -13,7 +13,7 @@ import pathlib
 
 import numpy as np
 
-from data_gen.pose_readers import COCO_JOINTS, NUM_PERSON, PoseError, read_pose
+from data_gen.pose_readers import COCO_JOINTS, NUM_PERSON, PoseError, read_pose, sample_pixels
 from feeders.pyskl_annotations import PYSKL_MODES
 from graphs import LAYOUTS, LayoutError, get_layout
 from serving import ServingError
@@ -157,10 +157,7 @@ def _pixels(sample, frame_size):
 
     Shape: sample (3, T, V, M) float32 -> (3, T, V, M) float32.
     """
-    detected = sample[2] > 0  # (T, V, M)
-    size = np.asarray(frame_size, np.float64).reshape(2, 1, 1, 1)  # (width, height) per channel
-    xy = np.where(detected, (sample[:2].astype(np.float64) + 0.5) * size, 0)  # (2, T, V, M)
-    return np.concatenate([xy, sample[2:]]).astype(np.float32)
+    return np.concatenate([sample_pixels(sample, frame_size), sample[2:]]).astype(np.float32)
 
 
 def _read_kinetics(path):
